@@ -1,0 +1,81 @@
+//! Supply-chain stages and the HS headings reeflow reads.
+
+use std::fmt;
+
+/// A node of the rare-earth supply chain (see METHOD.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Stage {
+    /// Ore to mineral concentrate (USGS mine production; HS 253090).
+    Mining,
+    /// Concentrate to compounds and oxides (HS 2846).
+    Separation,
+    /// Compounds to metals and alloys (HS 2805, 280530).
+    Metal,
+    /// Metals to permanent magnets and materials (HS 850511).
+    Magnet,
+    /// Apparent consumption by end use.
+    Demand,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 5] = [Stage::Mining, Stage::Separation, Stage::Metal, Stage::Magnet, Stage::Demand];
+
+    /// The name used in every table (`mining`, `separation`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Mining => "mining",
+            Stage::Separation => "separation",
+            Stage::Metal => "metal",
+            Stage::Magnet => "magnet",
+            Stage::Demand => "demand",
+        }
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// HS headings (4 digits) whose trade rows the normalizer keeps. Rows of other headings in a
+/// source (USITC exports cover cobalt, antimony, …) are counted and reported as out of scope.
+/// 2530 holds 253090 (REE concentrates on known lanes), 2805 rare-earth metals (280530),
+/// 2846 rare-earth compounds, 8505 permanent magnets (850511).
+pub const REE_HS4_HEADINGS: [&str; 4] = ["2530", "2805", "2846", "8505"];
+
+/// Whether a reported HS code (2 to 10 digits, dots allowed) falls under a heading reeflow reads.
+pub fn is_ree_hs_code(code: &str) -> bool {
+    let digits: String = code.chars().filter(|c| c.is_ascii_digit()).collect();
+    digits.len() >= 4 && REE_HS4_HEADINGS.contains(&&digits[..4])
+}
+
+/// The stage an HS code belongs to, where the code is specific enough to say.
+pub fn stage_of_hs_code(code: &str) -> Option<Stage> {
+    let digits: String = code.chars().filter(|c| c.is_ascii_digit()).collect();
+    match digits.get(..4)? {
+        "2530" => Some(Stage::Mining),
+        "2846" => Some(Stage::Separation),
+        "2805" => Some(Stage::Metal),
+        "8505" => Some(Stage::Magnet),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hs_scope_and_stage() {
+        assert!(is_ree_hs_code("2846"));
+        assert!(is_ree_hs_code("280530"));
+        assert!(is_ree_hs_code("2846.90.2005"));
+        assert!(!is_ree_hs_code("8110"));
+        assert!(!is_ree_hs_code("28"));
+        assert_eq!(stage_of_hs_code("850511"), Some(Stage::Magnet));
+        assert_eq!(stage_of_hs_code("253090"), Some(Stage::Mining));
+        assert_eq!(stage_of_hs_code("7202"), None);
+        assert_eq!(Stage::Separation.to_string(), "separation");
+    }
+}

@@ -1,0 +1,107 @@
+//! Turns the real public statistics in a raw folder into reeflow's canonical tables.
+//!
+//! It owns one adapter per source layout (UN Comtrade API JSON and CSV exports, Comtrade reference
+//! lists, USGS MCS world-production and salient CSVs of each year's layout, the MCS 2026 long
+//! release, the Minerals Yearbook and DS-140 workbooks, USITC DataWeb workbooks, and the compiled
+//! 2000-2017 production file), the discovery that routes each file to its adapter, and the atomic
+//! Parquet writer for the `production`, `trade`, `salient` and `countries` tables. It does no
+//! analysis: every figure is kept as printed, every edition is kept, unknown stays null, and a
+//! layout it does not know is an error naming the file, the place and what was expected.
+
+pub mod adapters;
+pub mod discover;
+pub mod error;
+pub mod text;
+pub mod write;
+pub mod xlsx;
+
+use std::path::{Path, PathBuf};
+
+use reeflow_model::{CountryRow, ProductionRow, SalientRow, TradeRow};
+
+pub use discover::{Format, RawFile, discover};
+pub use error::{NormalizeError, Result};
+pub use write::{WrittenTable, write_tables};
+
+/// Rows of every canonical table, as read from one or more files.
+#[derive(Debug, Default, Clone)]
+pub struct Tables {
+    pub production: Vec<ProductionRow>,
+    pub trade: Vec<TradeRow>,
+    pub salient: Vec<SalientRow>,
+    pub countries: Vec<CountryRow>,
+}
+
+impl Tables {
+    pub fn extend(&mut self, other: Tables) {
+        self.production.extend(other.production);
+        self.trade.extend(other.trade);
+        self.salient.extend(other.salient);
+        self.countries.extend(other.countries);
+    }
+
+    pub fn row_count(&self) -> usize {
+        self.production.len() + self.trade.len() + self.salient.len() + self.countries.len()
+    }
+}
+
+/// What one file gave, and what it held that reeflow deliberately did not read (with why).
+#[derive(Debug, Clone, Default)]
+pub struct FileReport {
+    pub file: String,
+    pub format: Option<Format>,
+    pub production: usize,
+    pub trade: usize,
+    pub salient: usize,
+    pub countries: usize,
+    /// (reason, row or cell count) for content left out on purpose, e.g. out-of-scope HS codes.
+    pub skipped: Vec<(String, usize)>,
+    /// Why the whole file was not read (no adapter: metadata, licences, text-only tables).
+    pub ignored: Option<String>,
+}
+
+/// The result of normalizing a raw folder.
+#[derive(Debug, Clone)]
+pub struct Normalized {
+    pub tables: Tables,
+    pub files: Vec<FileReport>,
+}
+
+/// Reads every file under `raw` that has an adapter. The first file that fails stops the run with
+/// its error: a half-read folder never produces tables.
+pub fn normalize_folder(raw: &Path) -> Result<Normalized> {
+    let raw_files = discover(raw)?;
+    if raw_files.iter().all(|f| f.format.is_none()) {
+        return Err(NormalizeError::RawFolder {
+            folder: raw.to_path_buf(),
+            problem: "holds no file reeflow can read (expected USGS CSV/XLSX, Comtrade JSON/CSV or USITC XLSX files)"
+                .into(),
+        });
+    }
+    let mut tables = Tables::default();
+    let mut files = Vec::new();
+    for raw_file in &raw_files {
+        let mut report = FileReport { file: raw_file.relative.clone(), format: raw_file.format, ..Default::default() };
+        match raw_file.format {
+            None => report.ignored = raw_file.ignore_reason.clone(),
+            Some(format) => {
+                let output = adapters::read(format, raw_file)?;
+                report.production = output.tables.production.len();
+                report.trade = output.tables.trade.len();
+                report.salient = output.tables.salient.len();
+                report.countries = output.tables.countries.len();
+                report.skipped = output.skipped;
+                tables.extend(output.tables);
+            }
+        }
+        files.push(report);
+    }
+    adapters::compiled::drop_rows_read_from_primary_files(&mut tables, &mut files);
+    adapters::comtrade_ref::merge_countries(&mut tables.countries);
+    Ok(Normalized { tables, files })
+}
+
+/// The default raw folder of a data directory.
+pub fn default_raw_folder(data_dir: &Path) -> PathBuf {
+    data_dir.join("raw")
+}

@@ -1,0 +1,93 @@
+//! Writes canonical tables as Parquet, one file per table, atomically: each file is written to a
+//! temporary name beside its target and renamed over it, so a reader sees the old table or the new
+//! one, never half of one. A `_manifest.json` lists each table's rows and the files it came from.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use arrow::array::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use reeflow_model::{CountryRow, ProductionRow, SalientRow, Table, TradeRow};
+
+use crate::error::{NormalizeError, Result};
+use crate::{FileReport, Tables};
+
+/// A table written to disk.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WrittenTable {
+    pub table: String,
+    pub path: PathBuf,
+    pub rows: usize,
+}
+
+/// Writes every canonical table to `out_dir/<table>.parquet` and `out_dir/_manifest.json`.
+pub fn write_tables(tables: &Tables, files: &[FileReport], out_dir: &Path) -> Result<Vec<WrittenTable>> {
+    fs::create_dir_all(out_dir).map_err(|e| NormalizeError::read(out_dir, e))?;
+    let written = vec![
+        write_one::<ProductionRow>(&tables.production, out_dir)?,
+        write_one::<TradeRow>(&tables.trade, out_dir)?,
+        write_one::<SalientRow>(&tables.salient, out_dir)?,
+        write_one::<CountryRow>(&tables.countries, out_dir)?,
+    ];
+    let manifest = serde_json::json!({
+        "tables": written.iter().map(|w| serde_json::json!({"table": w.table, "rows": w.rows})).collect::<Vec<_>>(),
+        "files": files.iter().map(|f| serde_json::json!({
+            "file": f.file,
+            "format": f.format.map(|x| x.name()),
+            "rows": {"production": f.production, "trade": f.trade, "salient": f.salient, "countries": f.countries},
+            "skipped": f.skipped.iter().map(|(reason, count)| serde_json::json!({"reason": reason, "count": count})).collect::<Vec<_>>(),
+            "ignored": f.ignored,
+        })).collect::<Vec<_>>(),
+    });
+    let text = serde_json::to_string_pretty(&manifest).expect("manifest serializes");
+    write_atomically(&out_dir.join("_manifest.json"), "_manifest", |mut file| {
+        use std::io::Write;
+        file.write_all(text.as_bytes()).map_err(|e| e.to_string())
+    })?;
+    Ok(written)
+}
+
+fn write_one<T: Table>(rows: &[T], out_dir: &Path) -> Result<WrittenTable> {
+    let path = out_dir.join(format!("{}.parquet", T::NAME));
+    let batch = T::to_batch(rows).map_err(|e| NormalizeError::Write {
+        file: path.clone(),
+        table: T::NAME.into(),
+        message: e.to_string(),
+    })?;
+    write_atomically(&path, T::NAME, |file| write_parquet(file, &batch))?;
+    Ok(WrittenTable { table: T::NAME.to_string(), path, rows: rows.len() })
+}
+
+/// Parquet with zstd compression and no wall-clock metadata, so the same rows give the same bytes.
+pub fn write_parquet(file: fs::File, batch: &RecordBatch) -> std::result::Result<(), String> {
+    let properties = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(9).map_err(|e| e.to_string())?))
+        .set_created_by("reeflow".to_string())
+        .build();
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(properties)).map_err(|e| e.to_string())?;
+    writer.write(batch).map_err(|e| e.to_string())?;
+    writer.close().map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Writes through `write` to `<path>.<pid>.tmp`, syncs it, then renames it over `path`.
+pub fn write_atomically(
+    path: &Path,
+    table: &str,
+    write: impl FnOnce(fs::File) -> std::result::Result<(), String>,
+) -> Result<()> {
+    let temporary = path.with_extension(format!("{}.tmp", std::process::id()));
+    let error = |message: String| NormalizeError::Write { file: path.to_path_buf(), table: table.to_string(), message };
+    let result = (|| {
+        let file = fs::File::create(&temporary).map_err(|e| e.to_string())?;
+        write(file.try_clone().map_err(|e| e.to_string())?)?;
+        file.sync_all().map_err(|e| e.to_string())?;
+        fs::rename(&temporary, path).map_err(|e| e.to_string())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temporary);
+    }
+    result.map_err(error)
+}
