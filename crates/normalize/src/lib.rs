@@ -58,6 +58,9 @@ pub struct FileReport {
     pub skipped: Vec<(String, usize)>,
     /// Why the whole file was not read (no adapter: metadata, licences, text-only tables).
     pub ignored: Option<String>,
+    /// Size and SHA-256 of the file as read, so a normalized table can be traced to exact bytes.
+    pub bytes: u64,
+    pub sha256: String,
 }
 
 /// The result of normalizing a raw folder.
@@ -81,7 +84,14 @@ pub fn normalize_folder(raw: &Path) -> Result<Normalized> {
     let mut tables = Tables::default();
     let mut files = Vec::new();
     for raw_file in &raw_files {
-        let mut report = FileReport { file: raw_file.relative.clone(), format: raw_file.format, ..Default::default() };
+        let bytes = std::fs::read(&raw_file.path).map_err(|e| NormalizeError::read(&raw_file.path, e))?;
+        let mut report = FileReport {
+            file: raw_file.relative.clone(),
+            format: raw_file.format,
+            bytes: bytes.len() as u64,
+            sha256: sha256_hex(&bytes),
+            ..Default::default()
+        };
         match raw_file.format {
             None => report.ignored = raw_file.ignore_reason.clone(),
             Some(format) => {
@@ -99,6 +109,11 @@ pub fn normalize_folder(raw: &Path) -> Result<Normalized> {
     adapters::compiled::drop_rows_read_from_primary_files(&mut tables, &mut files);
     adapters::comtrade_ref::merge_countries(&mut tables.countries);
     Ok(Normalized { tables, files })
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The default raw folder of a data directory.

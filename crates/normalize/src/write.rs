@@ -35,6 +35,8 @@ pub fn write_tables(tables: &Tables, files: &[FileReport], out_dir: &Path) -> Re
         "tables": written.iter().map(|w| serde_json::json!({"table": w.table, "rows": w.rows})).collect::<Vec<_>>(),
         "files": files.iter().map(|f| serde_json::json!({
             "file": f.file,
+            "bytes": f.bytes,
+            "sha256": f.sha256,
             "format": f.format.map(|x| x.name()),
             "rows": {"production": f.production, "trade": f.trade, "salient": f.salient, "countries": f.countries},
             "skipped": f.skipped.iter().map(|(reason, count)| serde_json::json!({"reason": reason, "count": count})).collect::<Vec<_>>(),

@@ -151,10 +151,22 @@ impl Engine {
 
     /// Runs one read-only query (no DDL, DML or COPY) and returns its batches.
     pub async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>> {
-        let frame =
-            self.ctx.sql_with_options(sql, read_only()).await.map_err(|e| PipelineError::Query(e.to_string()))?;
-        frame.collect().await.map_err(|e| PipelineError::Query(e.to_string()))
+        let frame = self.ctx.sql_with_options(sql, read_only()).await.map_err(|e| query_error(&e))?;
+        frame.collect().await.map_err(|e| query_error(&e))
     }
+}
+
+/// A query error with a hint for the two mistakes people make most.
+fn query_error(error: &datafusion::error::DataFusionError) -> PipelineError {
+    let message = error.to_string();
+    let hint = if message.contains("not supported") && (message.contains("DML") || message.contains("DDL")) {
+        " (ad hoc SQL is read-only: use SELECT, WITH, EXPLAIN or SHOW)"
+    } else if message.contains("not found") && message.contains("table") {
+        " (run `reeflow tables` to list the tables)"
+    } else {
+        ""
+    };
+    PipelineError::Query(format!("{message}{hint}"))
 }
 
 fn read_only() -> SQLOptions {

@@ -201,6 +201,10 @@ fn statistic_name(detail: &str) -> String {
     if let Some((_, name)) = DETAILS.iter().find(|(label, _)| *label == detail) {
         return (*name).to_string();
     }
+    if detail.starts_with("Net import reliance") {
+        // Scandium, yttrium and heavy rare earths print one reliance figure (and once "relianceas").
+        return if detail.contains("ompounds and metals") { "nir_compounds_metals" } else { "nir" }.to_string();
+    }
     if let Some((head, product)) = detail.split_once(": ")
         && head.starts_with("Price")
     {
@@ -222,5 +226,10 @@ mod tests {
             "price_cerium_oxide"
         );
         assert_eq!(statistic_name("Imports, compounds and metals"), "imports_compounds_and_metals");
+        assert_eq!(
+            statistic_name("Net import relianceas a percentage of apparent consumption"),
+            "nir",
+            "the yttrium label's typo"
+        );
     }
 }

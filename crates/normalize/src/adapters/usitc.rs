@@ -20,6 +20,7 @@ use crate::xlsx::{Cell, Sheet, Workbook, excel_serial_to_date};
 
 const HEADER: [&str; 5] = ["Data Type", "Country", "HTS Number", "Description", "Quantity Description"];
 const HEADER_ROW: usize = 2;
+const NO_UNITS: &str = "no units collected";
 
 struct Flow {
     code: &'static str,
@@ -77,7 +78,8 @@ pub fn read(file: &RawFile) -> Result<AdapterOutput> {
                 output.skip("the download year (year to date, not a full year)");
                 continue;
             }
-            let qty = quantity.and_then(|q| q.value_for_year(&quantities.years, *year));
+            // "no units collected" rows carry 0 in the quantity sheet: unknown, not zero.
+            let qty = quantity.filter(|_| unit != NO_UNITS).and_then(|q| q.value_for_year(&quantities.years, *year));
             let net_weight_kg = match unit {
                 "kilograms" => qty,
                 "metric tons" => qty.map(|t| t * 1000.0),
@@ -95,7 +97,7 @@ pub fn read(file: &RawFile) -> Result<AdapterOutput> {
                 hs_edition: Some("HTS".into()),
                 net_weight_kg,
                 qty,
-                qty_unit: Some(unit.to_string()),
+                qty_unit: Some(unit.to_string()).filter(|u| u != NO_UNITS),
                 value_usd: row.values[index],
                 value_basis: Some(flow.value_basis.to_string()),
                 is_estimated: false,

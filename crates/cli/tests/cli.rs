@@ -1,0 +1,108 @@
+//! End-to-end: the `reeflow` binary on the real files and on the bundled snapshot.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use reeflow_model::shared_data::shared_data_dir;
+
+const CHINA_MCS2023: &str =
+    "SELECT year, t_reo FROM production WHERE country_iso3='CHN' AND edition='MCS2023' ORDER BY year";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs `reeflow` with a data folder and the repository's pipelines.
+fn reeflow(data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_reeflow"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--pipelines")
+        .arg(repo().join("pipelines"))
+        .args(args)
+        .output()
+        .expect("reeflow runs")
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(output.status.success(), "failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+#[test]
+fn normalize_run_and_query_the_real_files() {
+    let Some(shared) = shared_data_dir() else { return };
+    let data = tempfile::tempdir().unwrap();
+    let normalized = reeflow(data.path(), &["normalize", "--raw", shared.to_str().unwrap()]);
+    assert!(stdout(&normalized).contains("production"));
+    let run = reeflow(data.path(), &["run", "--format", "json"]);
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&run)).unwrap();
+    assert_eq!(summary["stages"][0]["stage"], "mine_production_share");
+    assert!(summary["stages"][0]["rows"].as_u64().unwrap() > 100);
+    let query = reeflow(data.path(), &["sql", "--format", "csv", CHINA_MCS2023]);
+    assert_eq!(stdout(&query), "year,t_reo\n2021,168000.0\n2022,210000.0\n");
+    // China's share of world mine production, as METHOD.md publishes it.
+    let share = reeflow(
+        data.path(),
+        &[
+            "sql",
+            "--format",
+            "json",
+            "SELECT year, edition, round(share_of_world * 100) AS pct FROM mine_production_share \
+             WHERE country_iso3 = 'CHN' AND (year, edition) IN ((2021, 'MCS2022'), (2022, 'MCS2023'), (2023, 'MCS2024')) ORDER BY year",
+        ],
+    );
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&share)).unwrap();
+    let pct: Vec<f64> = rows.as_array().unwrap().iter().map(|r| r["pct"].as_f64().unwrap()).collect();
+    assert_eq!(pct, vec![60.0, 70.0, 69.0]);
+}
+
+#[test]
+fn a_fresh_clone_runs_on_the_bundled_snapshot() {
+    let data = tempfile::tempdir().unwrap();
+    let snapshot = data.path().join("snapshot");
+    std::fs::create_dir_all(&snapshot).unwrap();
+    for entry in std::fs::read_dir(repo().join("data/snapshot")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, snapshot.join(path.file_name().unwrap())).unwrap();
+    }
+    let run = reeflow(data.path(), &["run"]);
+    assert!(stdout(&run).contains("ran 1 stages"));
+    assert!(data.path().join("out/mine_production_share/part-0.parquet").exists());
+    assert!(!data.path().join("normalized").exists(), "no raw folder: nothing to normalize");
+    let query = reeflow(data.path(), &["sql", "--format", "csv", CHINA_MCS2023]);
+    assert_eq!(stdout(&query), "year,t_reo\n2021,168000.0\n2022,210000.0\n");
+}
+
+#[test]
+fn the_bundled_snapshot_is_what_normalize_makes_today() {
+    let Some(shared) = shared_data_dir() else { return };
+    let data = tempfile::tempdir().unwrap();
+    stdout(&reeflow(data.path(), &["normalize", "--snapshot", "--raw", shared.to_str().unwrap()]));
+    for table in ["production", "trade", "salient", "countries"] {
+        let file = format!("{table}.parquet");
+        let fresh = std::fs::read(data.path().join("snapshot").join(&file)).unwrap();
+        let bundled = std::fs::read(repo().join("data/snapshot").join(&file)).unwrap();
+        assert!(
+            fresh == bundled,
+            "data/snapshot/{file} is stale: run `cargo run -- normalize --raw ../shared/data --snapshot` and commit it"
+        );
+    }
+}
+
+#[test]
+fn ad_hoc_sql_is_read_only_and_errors_exit_2() {
+    let data = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(data.path().join("snapshot")).unwrap();
+    std::fs::copy(repo().join("data/snapshot/production.parquet"), data.path().join("snapshot/production.parquet"))
+        .unwrap();
+    let write = reeflow(data.path(), &["sql", "COPY production TO '/tmp/reeflow-should-not-exist.csv'"]);
+    assert_eq!(write.status.code(), Some(2));
+    let missing = reeflow(data.path(), &["sql", "SELECT * FROM no_such_table"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no_such_table"));
+    let nothing = tempfile::tempdir().unwrap();
+    let empty = reeflow(nothing.path(), &["sql", "SELECT 1"]);
+    assert_eq!(empty.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("reeflow normalize --raw"));
+}
