@@ -7,8 +7,12 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod config;
+
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
+use config::Config;
+use reeflow_normalize::NormalizeOptions;
 use reeflow_pipeline::{
     Engine, OutputFormat, PipelineError, TableSource, discover_stages, format_batches, order_stages,
 };
@@ -22,12 +26,15 @@ use reeflow_pipeline::{
     after_help = "Tables: production, trade, salient, countries (normalized) and one table per stage in pipelines/. Exit codes: 0 ok, 1 a check failed, 2 error. Logging: RUST_LOG=debug."
 )]
 struct Cli {
-    /// The data folder: raw/, normalized/, snapshot/ and out/ live under it.
-    #[arg(long, global = true, default_value = "data", env = "REEFLOW_DATA_DIR")]
-    data_dir: PathBuf,
-    /// The folder of SQL stage files.
-    #[arg(long, global = true, default_value = "pipelines")]
-    pipelines: PathBuf,
+    /// The configuration file [default: config/reeflow.toml, when it exists].
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// The data folder: raw/, normalized/, snapshot/ and out/ live under it [default: data].
+    #[arg(long, global = true, env = "REEFLOW_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// The folder of SQL stage files [default: pipelines].
+    #[arg(long, global = true)]
+    pipelines: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -112,14 +119,20 @@ fn main() -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> Result<()> {
-    let layout = Layout::new(&cli.data_dir);
+    let config_path = cli.config.clone().unwrap_or_else(|| PathBuf::from(config::DEFAULT_CONFIG));
+    let config = Config::load(&config_path, cli.config.is_some())?;
+    let data_dir = cli.data_dir.or_else(|| config.paths.data_dir.clone()).unwrap_or_else(|| PathBuf::from("data"));
+    let pipelines =
+        cli.pipelines.or_else(|| config.paths.pipelines.clone()).unwrap_or_else(|| PathBuf::from("pipelines"));
+    let layout = Layout::new(&data_dir, config.paths.raw.clone());
+    let options = config.normalize_options();
     match cli.command {
         Command::Normalize { raw, snapshot } => {
             let raw = raw.unwrap_or_else(|| layout.raw.clone());
             let out = if snapshot { layout.snapshot.clone() } else { layout.normalized.clone() };
-            normalize(&raw, &out)
+            normalize(&raw, &out, &options)
         }
-        Command::Run { raw, format } => run(&layout, raw.as_deref(), &cli.pipelines, format).await,
+        Command::Run { raw, format } => run(&layout, raw.as_deref(), &pipelines, &options, format).await,
         Command::Sql { query, format } => {
             let engine = Engine::open(&layout.input_tables()?, &layout.out).await?;
             let batches = engine.query(&query).await?;
@@ -154,9 +167,9 @@ struct Layout {
 }
 
 impl Layout {
-    fn new(data_dir: &Path) -> Self {
+    fn new(data_dir: &Path, raw: Option<PathBuf>) -> Self {
         Self {
-            raw: data_dir.join("raw"),
+            raw: raw.unwrap_or_else(|| data_dir.join("raw")),
             normalized: data_dir.join("normalized"),
             snapshot: data_dir.join("snapshot"),
             out: data_dir.join("out"),
@@ -178,9 +191,9 @@ impl Layout {
     }
 }
 
-fn normalize(raw: &Path, out: &Path) -> Result<()> {
+fn normalize(raw: &Path, out: &Path, options: &NormalizeOptions) -> Result<()> {
     eprintln!("normalizing {} → {}", raw.display(), out.display());
-    let normalized = reeflow_normalize::normalize_folder(raw)?;
+    let normalized = reeflow_normalize::normalize_folder(raw, options)?;
     for file in &normalized.files {
         match (&file.format, &file.ignored) {
             (Some(format), _) => {
@@ -230,10 +243,16 @@ fn needs_normalize(raw: &Path, normalized: &Path) -> Result<bool> {
     Ok(newest > written)
 }
 
-async fn run(layout: &Layout, raw: Option<&Path>, pipelines: &Path, format: SummaryFormat) -> Result<()> {
+async fn run(
+    layout: &Layout,
+    raw: Option<&Path>,
+    pipelines: &Path,
+    options: &NormalizeOptions,
+    format: SummaryFormat,
+) -> Result<()> {
     let raw = raw.map_or_else(|| layout.raw.clone(), Path::to_path_buf);
     if raw.is_dir() && needs_normalize(&raw, &layout.normalized)? {
-        normalize(&raw, &layout.normalized)?;
+        normalize(&raw, &layout.normalized, options)?;
     }
     let input = layout.input_tables()?;
     if format == SummaryFormat::Text {
@@ -244,6 +263,14 @@ async fn run(layout: &Layout, raw: Option<&Path>, pipelines: &Path, format: Summ
         bail!("no stage files (*.sql) in {}", pipelines.display());
     }
     let mut engine = Engine::open(&input, &layout.out).await.context("opening the input tables")?;
+    let mut inputs = serde_json::Map::new();
+    for table in engine.tables().iter().filter(|t| t.source == TableSource::Normalized) {
+        let rows = engine.row_count(&table.name).await?;
+        if format == SummaryFormat::Text {
+            eprintln!("  input {:<32} {rows:>6} rows", table.name);
+        }
+        inputs.insert(table.name.clone(), rows.into());
+    }
     let mut runs = Vec::new();
     for stage in &stages {
         let run = engine.run_stage(stage).await?;
@@ -254,7 +281,10 @@ async fn run(layout: &Layout, raw: Option<&Path>, pipelines: &Path, format: Summ
     }
     match format {
         SummaryFormat::Json => {
-            println!("{}", serde_json::to_string_pretty(&serde_json::json!({"input": input, "stages": runs}))?)
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({"input": input, "tables": inputs, "stages": runs}))?
+            )
         }
         SummaryFormat::Text => {
             println!("ran {} stages on {}; outputs in {}", runs.len(), input.display(), layout.out.display());

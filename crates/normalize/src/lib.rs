@@ -23,6 +23,33 @@ pub use discover::{Format, RawFile, discover};
 pub use error::{NormalizeError, Result};
 pub use write::{WrittenTable, write_tables};
 
+/// Choices a user can make about what normalize keeps (from `config/reeflow.toml`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NormalizeOptions {
+    /// HS headings (4 digits) whose trade rows are kept; rows of other headings are counted as
+    /// out of scope in the file report.
+    pub hs4_scope: Vec<String>,
+}
+
+impl Default for NormalizeOptions {
+    fn default() -> Self {
+        Self { hs4_scope: reeflow_model::REE_HS4_HEADINGS.iter().map(|h| (*h).to_string()).collect() }
+    }
+}
+
+impl NormalizeOptions {
+    /// Whether a reported code (`2846`, `280530`, `2846.90.2005`) falls under a heading in scope.
+    pub fn keeps_hs_code(&self, code: &str) -> bool {
+        let digits: String = code.chars().filter(char::is_ascii_digit).collect();
+        digits.len() >= 4 && self.hs4_scope.iter().any(|h| *h == digits[..4])
+    }
+
+    /// The skip reason for codes out of scope, naming the scope.
+    pub fn out_of_scope_reason(&self) -> String {
+        format!("HS headings outside the configured scope ({})", self.hs4_scope.join(", "))
+    }
+}
+
 /// Rows of every canonical table, as read from one or more files.
 #[derive(Debug, Default, Clone)]
 pub struct Tables {
@@ -72,7 +99,7 @@ pub struct Normalized {
 
 /// Reads every file under `raw` that has an adapter. The first file that fails stops the run with
 /// its error: a half-read folder never produces tables.
-pub fn normalize_folder(raw: &Path) -> Result<Normalized> {
+pub fn normalize_folder(raw: &Path, options: &NormalizeOptions) -> Result<Normalized> {
     let raw_files = discover(raw)?;
     if raw_files.iter().all(|f| f.format.is_none()) {
         return Err(NormalizeError::RawFolder {
@@ -95,7 +122,7 @@ pub fn normalize_folder(raw: &Path) -> Result<Normalized> {
         match raw_file.format {
             None => report.ignored = raw_file.ignore_reason.clone(),
             Some(format) => {
-                let output = adapters::read(format, raw_file)?;
+                let output = adapters::read(format, raw_file, options)?;
                 report.production = output.tables.production.len();
                 report.trade = output.tables.trade.len();
                 report.salient = output.tables.salient.len();

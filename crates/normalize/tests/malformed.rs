@@ -20,7 +20,7 @@ fn broken_copy(
 }
 
 fn error_for(dir: &Path) -> String {
-    normalize_folder(dir).expect_err("a broken file must fail").to_string()
+    normalize_folder(dir, &Default::default()).expect_err("a broken file must fail").to_string()
 }
 
 #[test]

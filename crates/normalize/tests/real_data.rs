@@ -9,7 +9,9 @@ use reeflow_normalize::{Normalized, normalize_folder};
 fn normalized() -> Option<&'static Normalized> {
     static NORMALIZED: OnceLock<Option<Normalized>> = OnceLock::new();
     NORMALIZED
-        .get_or_init(|| shared_data_dir().map(|dir| normalize_folder(&dir).expect("the real files normalize")))
+        .get_or_init(|| {
+            shared_data_dir().map(|dir| normalize_folder(&dir, &Default::default()).expect("the real files normalize"))
+        })
         .as_ref()
 }
 
@@ -212,6 +214,6 @@ fn countries_and_file_report() {
     assert!(n.files.iter().all(|f| f.format.is_some() || f.ignored.is_some()));
     let usitc = n.files.iter().find(|f| f.file.ends_with("us_imports_for_consumption_1993-2026.xlsx")).unwrap();
     assert!(
-        usitc.skipped.iter().any(|(reason, count)| reason.contains("outside the rare-earth scope") && *count > 300)
+        usitc.skipped.iter().any(|(reason, count)| reason.contains("outside the configured scope") && *count > 300)
     );
 }

@@ -149,6 +149,12 @@ impl Engine {
         Ok(())
     }
 
+    /// The number of rows of a registered table.
+    pub async fn row_count(&self, table: &str) -> Result<usize> {
+        let frame = self.ctx.table(table).await.map_err(|e| query_error(&e))?;
+        frame.count().await.map_err(|e| query_error(&e))
+    }
+
     /// Runs one read-only query (no DDL, DML or COPY) and returns its batches.
     pub async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>> {
         let frame = self.ctx.sql_with_options(sql, read_only()).await.map_err(|e| query_error(&e))?;

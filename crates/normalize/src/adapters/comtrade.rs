@@ -17,6 +17,7 @@ use reeflow_model::TradeRow;
 use serde_json::Value;
 
 use super::{AdapterOutput, provenance};
+use crate::NormalizeOptions;
 use crate::discover::RawFile;
 use crate::error::{NormalizeError, Result};
 use crate::text::{CsvTable, Encoding, read_text};
@@ -63,7 +64,7 @@ const REQUIRED_FIELDS: [&str; 14] = [
     "isAggregate",
 ];
 
-pub fn read_json(file: &RawFile) -> Result<AdapterOutput> {
+pub fn read_json(file: &RawFile, options: &NormalizeOptions) -> Result<AdapterOutput> {
     let path = file.path.as_path();
     let text = read_text(path, Encoding::Utf8)?;
     let envelope: Value = serde_json::from_str(&text).map_err(|e| {
@@ -130,12 +131,12 @@ pub fn read_json(file: &RawFile) -> Result<AdapterOutput> {
             is_net_wgt_estimated: get("isNetWgtEstimated").as_bool(),
             primary_value: get("primaryValue").as_f64(),
         };
-        push_record(file, &location, record, &edition, &mut output)?;
+        push_record(file, &location, record, &edition, options, &mut output)?;
     }
     Ok(output)
 }
 
-pub fn read_csv(file: &RawFile) -> Result<AdapterOutput> {
+pub fn read_csv(file: &RawFile, options: &NormalizeOptions) -> Result<AdapterOutput> {
     let path = file.path.as_path();
     let table = CsvTable::parse(path, &read_text(path, Encoding::Utf8)?)?;
     let mut columns = std::collections::HashMap::new();
@@ -190,7 +191,7 @@ pub fn read_csv(file: &RawFile) -> Result<AdapterOutput> {
             is_net_wgt_estimated: flag("isNetWgtEstimated"),
             primary_value: number("primaryValue")?,
         };
-        push_record(file, &location, record, &edition, &mut output)?;
+        push_record(file, &location, record, &edition, options, &mut output)?;
     }
     Ok(output)
 }
@@ -212,6 +213,7 @@ fn push_record(
     location: &str,
     record: ComtradeRecord,
     edition: &str,
+    options: &NormalizeOptions,
     output: &mut AdapterOutput,
 ) -> Result<()> {
     let path = file.path.as_path();
@@ -232,6 +234,10 @@ fn push_record(
     let is_total = record.partner2_code.unwrap_or(0) == 0
         && record.customs_code.as_deref().unwrap_or("C00") == "C00"
         && record.mot_code.unwrap_or(0) == 0;
+    if !options.keeps_hs_code(&hs_code) {
+        output.skip(&options.out_of_scope_reason());
+        return Ok(());
+    }
     if !is_total {
         output.skip("breakdowns by second partner, customs regime or transport mode (totals are read)");
         return Ok(());

@@ -13,9 +13,9 @@ pub mod usitc;
 
 use reeflow_model::Provenance;
 
-use crate::Tables;
 use crate::discover::{Format, RawFile};
 use crate::error::Result;
+use crate::{NormalizeOptions, Tables};
 
 /// What an adapter read from one file.
 #[derive(Debug, Default)]
@@ -36,16 +36,16 @@ impl AdapterOutput {
 }
 
 /// Reads one file with the adapter for its format.
-pub fn read(format: Format, file: &RawFile) -> Result<AdapterOutput> {
+pub fn read(format: Format, file: &RawFile, options: &NormalizeOptions) -> Result<AdapterOutput> {
     match format {
         Format::McsWorld => mcs_world::read(file),
         Format::McsSalient => mcs_salient::read(file),
         Format::McsLong => mcs_long::read(file),
         Format::MybWorkbook => myb::read(file),
         Format::Ds140Workbook => ds140::read(file),
-        Format::UsitcWorkbook => usitc::read(file),
-        Format::ComtradeJson => comtrade::read_json(file),
-        Format::ComtradeCsv => comtrade::read_csv(file),
+        Format::UsitcWorkbook => usitc::read(file, options),
+        Format::ComtradeJson => comtrade::read_json(file, options),
+        Format::ComtradeCsv => comtrade::read_csv(file, options),
         Format::ComtradeReference => comtrade_ref::read(file),
         Format::CompiledProduction => compiled::read(file),
     }

@@ -11,9 +11,10 @@
 
 use std::collections::HashMap;
 
-use reeflow_model::{CountryLookup, TradeRow, is_ree_hs_code};
+use reeflow_model::{CountryLookup, TradeRow};
 
 use super::{AdapterOutput, parse_year, provenance};
+use crate::NormalizeOptions;
 use crate::discover::RawFile;
 use crate::error::{NormalizeError, Result};
 use crate::xlsx::{Cell, Sheet, Workbook, excel_serial_to_date};
@@ -28,7 +29,7 @@ struct Flow {
     value_basis: &'static str,
 }
 
-pub fn read(file: &RawFile) -> Result<AdapterOutput> {
+pub fn read(file: &RawFile, options: &NormalizeOptions) -> Result<AdapterOutput> {
     let mut workbook = Workbook::open(&file.path)?;
     let parameters = workbook.sheet("Query Parameters")?;
     let flow_name = parameter(&parameters, "Trade Flow", file)?;
@@ -59,8 +60,8 @@ pub fn read(file: &RawFile) -> Result<AdapterOutput> {
         output.skip("year-to-date and second-unit-of-quantity sheets");
     }
     for row in &values.rows {
-        if !is_ree_hs_code(&row.hts) {
-            output.skip("HS headings outside the rare-earth scope (2530, 2805, 2846, 8505)");
+        if !options.keeps_hs_code(&row.hts) {
+            output.skip(&options.out_of_scope_reason());
             continue;
         }
         let unit = row.unit.strip_prefix("Value for: ").ok_or_else(|| {

@@ -1,0 +1,93 @@
+//! `config/reeflow.toml`: settings a user changes without recompiling. Every key is optional and
+//! documented in the shipped file; an unknown key or a bad value is an error naming the file.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use reeflow_normalize::NormalizeOptions;
+
+/// The default configuration file, relative to the working directory.
+pub const DEFAULT_CONFIG: &str = "config/reeflow.toml";
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub paths: Paths,
+    #[serde(default)]
+    pub normalize: NormalizeSection,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Paths {
+    /// The data folder (raw/, normalized/, snapshot/, out/ under it).
+    pub data_dir: Option<PathBuf>,
+    /// The folder of SQL stage files.
+    pub pipelines: Option<PathBuf>,
+    /// The raw folder normalize reads (default `<data_dir>/raw`).
+    pub raw: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NormalizeSection {
+    /// HS headings (4 digits) whose trade rows are kept.
+    pub hs4_scope: Option<Vec<String>>,
+}
+
+impl Config {
+    /// Reads `path`. A missing file is an error only when the user named it (`explicit`).
+    pub fn load(path: &Path, explicit: bool) -> Result<Self> {
+        if !path.exists() {
+            if explicit {
+                bail!("config file {} does not exist", path.display());
+            }
+            return Ok(Self::default());
+        }
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+        let config: Config = toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("config file {}: {}", path.display(), e.to_string().trim()))?;
+        if let Some(scope) = &config.normalize.hs4_scope
+            && let Some(bad) = scope.iter().find(|h| h.len() != 4 || !h.chars().all(|c| c.is_ascii_digit()))
+        {
+            bail!("config file {}: [normalize] hs4_scope: {bad:?} is not a 4-digit HS heading", path.display());
+        }
+        Ok(config)
+    }
+
+    pub fn normalize_options(&self) -> NormalizeOptions {
+        match &self.normalize.hs4_scope {
+            Some(scope) => NormalizeOptions { hs4_scope: scope.clone() },
+            None => NormalizeOptions::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_config_parses_and_matches_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../").join(DEFAULT_CONFIG);
+        let config = Config::load(&path, true).unwrap();
+        assert_eq!(config.normalize_options(), NormalizeOptions::default());
+        assert_eq!(config.paths.data_dir.as_deref(), Some(Path::new("data")));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("reeflow.toml");
+        std::fs::write(&path, "[normalize]\nhs_scope = [\"2846\"]\n").unwrap();
+        let error = Config::load(&path, true).unwrap_err().to_string();
+        assert!(error.contains("reeflow.toml") && error.contains("hs_scope"), "{error}");
+        std::fs::write(&path, "[normalize]\nhs4_scope = [\"28\"]\n").unwrap();
+        let error = Config::load(&path, true).unwrap_err().to_string();
+        assert!(error.contains("\"28\" is not a 4-digit HS heading"), "{error}");
+        assert!(Config::load(&dir.path().join("missing.toml"), true).is_err());
+        assert!(Config::load(&dir.path().join("missing.toml"), false).is_ok());
+    }
+}
