@@ -38,17 +38,12 @@ impl fmt::Display for Stage {
     }
 }
 
-/// HS headings (4 digits) whose trade rows the normalizer keeps. Rows of other headings in a
-/// source (USITC exports cover cobalt, antimony, …) are counted and reported as out of scope.
+/// The default HS headings (4 digits) whose trade rows the normalizer keeps (configurable in
+/// `config/reeflow.toml`). Rows of other headings in a source (USITC exports cover cobalt,
+/// antimony, …) are counted and reported as out of scope.
 /// 2530 holds 253090 (REE concentrates on known lanes), 2805 rare-earth metals (280530),
 /// 2846 rare-earth compounds, 8505 permanent magnets (850511).
 pub const REE_HS4_HEADINGS: [&str; 4] = ["2530", "2805", "2846", "8505"];
-
-/// Whether a reported HS code (2 to 10 digits, dots allowed) falls under a heading reeflow reads.
-pub fn is_ree_hs_code(code: &str) -> bool {
-    let digits: String = code.chars().filter(|c| c.is_ascii_digit()).collect();
-    digits.len() >= 4 && REE_HS4_HEADINGS.contains(&&digits[..4])
-}
 
 /// The stage an HS code belongs to, where the code is specific enough to say.
 pub fn stage_of_hs_code(code: &str) -> Option<Stage> {
@@ -68,11 +63,6 @@ mod tests {
 
     #[test]
     fn hs_scope_and_stage() {
-        assert!(is_ree_hs_code("2846"));
-        assert!(is_ree_hs_code("280530"));
-        assert!(is_ree_hs_code("2846.90.2005"));
-        assert!(!is_ree_hs_code("8110"));
-        assert!(!is_ree_hs_code("28"));
         assert_eq!(stage_of_hs_code("850511"), Some(Stage::Magnet));
         assert_eq!(stage_of_hs_code("253090"), Some(Stage::Mining));
         assert_eq!(stage_of_hs_code("7202"), None);

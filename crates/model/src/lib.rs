@@ -12,7 +12,7 @@ pub mod shared_data;
 pub mod table;
 pub mod token;
 
-pub use commodity::{REE_HS4_HEADINGS, Stage, is_ree_hs_code, stage_of_hs_code};
+pub use commodity::{REE_HS4_HEADINGS, Stage, stage_of_hs_code};
 pub use country::{CountryLookup, KnownCountry, UnknownCountry};
 pub use table::{CountryRow, ProductionRow, Provenance, SalientRow, TABLE_NAMES, Table, TradeRow};
 pub use token::{ParsedValue, TokenError, parse_number_token};

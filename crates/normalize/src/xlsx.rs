@@ -61,8 +61,13 @@ impl Sheet {
 
     /// `T8!C11` style address of a 0-based cell.
     pub fn address(&self, row: usize, col: usize) -> String {
-        format!("sheet {:?}, cell {}{}", self.name, column_letters(col), row + 1)
+        cell_address(&self.name, row, col)
     }
+}
+
+/// `sheet "T8", cell C11` for a 0-based cell of a named sheet.
+pub fn cell_address(sheet: &str, row: usize, col: usize) -> String {
+    format!("sheet {sheet:?}, cell {}{}", column_letters(col), row + 1)
 }
 
 /// `0` → `A`, `25` → `Z`, `26` → `AA`.

@@ -197,7 +197,8 @@ fn comtrade_csv_export_and_usitc_workbooks() {
     let exports = usitc("DX", "CHN", "2846", 2022);
     assert_eq!((exports[0].net_weight_kg, exports[0].value_usd), (Some(74_884_581.0), Some(523_273_456.0)));
     assert!(usitc("M", "CHN", "2846", 2026).is_empty(), "the year-to-date download year is not a full year");
-    assert!(n.tables.trade.iter().all(|r| reeflow_model::is_ree_hs_code(&r.hs_code)));
+    let scope = reeflow_normalize::NormalizeOptions::default();
+    assert!(n.tables.trade.iter().all(|r| scope.keeps_hs_code(&r.hs_code)));
 }
 
 #[test]

@@ -232,6 +232,6 @@ impl DataTable {
     }
 
     fn sheet_address(&self, row: usize, col: usize) -> String {
-        format!("sheet {:?}, cell {}{}", self.name, crate::xlsx::column_letters(col), row + 1)
+        crate::xlsx::cell_address(&self.name, row, col)
     }
 }
