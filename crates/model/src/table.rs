@@ -8,31 +8,82 @@ use arrow::array::{ArrayRef, BooleanArray, Date32Array, Float64Array, Int32Array
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
 
-/// A canonical table: its name (the Parquet folder and SQL table name), schema and row conversion.
-pub trait Table: Sized {
+/// A canonical table: its name (the Parquet file and SQL table name) and its columns, each
+/// declared once with its type and how to read it from a row; schema and batch follow from them.
+pub trait Table: Sized + 'static {
     const NAME: &'static str;
-    fn schema() -> SchemaRef;
-    fn to_batch(rows: &[Self]) -> Result<RecordBatch, ArrowError>;
+
+    fn columns() -> Vec<Column<Self>>;
+
+    fn schema() -> SchemaRef {
+        Arc::new(Schema::new(Self::columns().into_iter().map(|c| c.field).collect::<Vec<_>>()))
+    }
+
+    fn to_batch(rows: &[Self]) -> Result<RecordBatch, ArrowError> {
+        let columns = Self::columns();
+        let arrays = columns.iter().map(|c| (c.build)(rows)).collect();
+        RecordBatch::try_new(Self::schema(), arrays)
+    }
 }
 
-fn field(name: &str, data_type: DataType, nullable: bool) -> Field {
-    Field::new(name, data_type, nullable)
+/// Builds one column's array from the rows.
+type BuildColumn<T> = Box<dyn Fn(&[T]) -> ArrayRef>;
+
+/// One column of a canonical table.
+pub struct Column<T> {
+    pub field: Field,
+    build: BuildColumn<T>,
 }
 
-fn strings<'a, T: 'a>(rows: &'a [T], get: impl Fn(&'a T) -> Option<&'a str>) -> ArrayRef {
-    Arc::new(rows.iter().map(get).collect::<StringArray>())
+impl<T: 'static> Column<T> {
+    fn new(name: &str, data_type: DataType, nullable: bool, build: impl Fn(&[T]) -> ArrayRef + 'static) -> Self {
+        Self { field: Field::new(name, data_type, nullable), build: Box::new(build) }
+    }
+
+    fn text(name: &str, nullable: bool, get: fn(&T) -> Option<&str>) -> Self {
+        Self::new(name, DataType::Utf8, nullable, move |rows| Arc::new(rows.iter().map(get).collect::<StringArray>()))
+    }
+
+    fn float(name: &str, get: fn(&T) -> Option<f64>) -> Self {
+        Self::new(name, DataType::Float64, true, move |rows| Arc::new(rows.iter().map(get).collect::<Float64Array>()))
+    }
+
+    fn int(name: &str, nullable: bool, get: fn(&T) -> Option<i32>) -> Self {
+        Self::new(name, DataType::Int32, nullable, move |rows| Arc::new(rows.iter().map(get).collect::<Int32Array>()))
+    }
+
+    fn boolean(name: &str, get: fn(&T) -> bool) -> Self {
+        Self::new(name, DataType::Boolean, false, move |rows| {
+            Arc::new(rows.iter().map(|r| Some(get(r))).collect::<BooleanArray>())
+        })
+    }
+
+    fn date(name: &str, get: fn(&T) -> Option<i32>) -> Self {
+        Self::new(name, DataType::Date32, true, move |rows| Arc::new(rows.iter().map(get).collect::<Date32Array>()))
+    }
 }
 
-fn floats<T>(rows: &[T], get: impl Fn(&T) -> Option<f64>) -> ArrayRef {
-    Arc::new(rows.iter().map(get).collect::<Float64Array>())
+/// Rows that carry provenance get the same three trailing columns: source, source_file, edition.
+trait HasProvenance {
+    fn provenance(&self) -> &Provenance;
 }
 
-fn ints<T>(rows: &[T], get: impl Fn(&T) -> Option<i32>) -> ArrayRef {
-    Arc::new(rows.iter().map(get).collect::<Int32Array>())
+fn provenance_columns<T: HasProvenance + 'static>() -> [Column<T>; 3] {
+    [
+        Column::text("source", false, |r| Some(r.provenance().source.as_str())),
+        Column::text("source_file", false, |r| Some(r.provenance().source_file.as_str())),
+        Column::text("edition", false, |r| Some(r.provenance().edition.as_str())),
+    ]
 }
 
-fn bools<T>(rows: &[T], get: impl Fn(&T) -> Option<bool>) -> ArrayRef {
-    Arc::new(rows.iter().map(get).collect::<BooleanArray>())
+macro_rules! has_provenance {
+    ($($row:ty),*) => {$(
+        impl HasProvenance for $row {
+            fn provenance(&self) -> &Provenance {
+                &self.provenance
+            }
+        }
+    )*};
 }
 
 /// The provenance every row carries: which publisher, which file, which edition.
@@ -70,39 +121,20 @@ pub struct ProductionRow {
 impl Table for ProductionRow {
     const NAME: &'static str = "production";
 
-    fn schema() -> SchemaRef {
-        Arc::new(Schema::new(vec![
-            field("year", DataType::Int32, false),
-            field("country_iso3", DataType::Utf8, false),
-            field("country", DataType::Utf8, false),
-            field("stage", DataType::Utf8, false),
-            field("t_reo", DataType::Float64, true),
-            field("flag", DataType::Utf8, true),
-            field("raw_value", DataType::Utf8, true),
-            field("notes", DataType::Utf8, true),
-            field("edition", DataType::Utf8, false),
-            field("source", DataType::Utf8, false),
-            field("source_file", DataType::Utf8, false),
-        ]))
-    }
-
-    fn to_batch(rows: &[Self]) -> Result<RecordBatch, ArrowError> {
-        RecordBatch::try_new(
-            Self::schema(),
-            vec![
-                ints(rows, |r| Some(r.year)),
-                strings(rows, |r| Some(r.country_iso3.as_str())),
-                strings(rows, |r| Some(r.country.as_str())),
-                strings(rows, |r| Some(r.stage.as_str())),
-                floats(rows, |r| r.t_reo),
-                strings(rows, |r| r.flag.as_deref()),
-                strings(rows, |r| r.raw_value.as_deref()),
-                strings(rows, |r| r.notes.as_deref()),
-                strings(rows, |r| Some(r.provenance.edition.as_str())),
-                strings(rows, |r| Some(r.provenance.source.as_str())),
-                strings(rows, |r| Some(r.provenance.source_file.as_str())),
-            ],
-        )
+    fn columns() -> Vec<Column<Self>> {
+        type C = Column<ProductionRow>;
+        let mut columns = vec![
+            C::int("year", false, |r| Some(r.year)),
+            C::text("country_iso3", false, |r| Some(r.country_iso3.as_str())),
+            C::text("country", false, |r| Some(r.country.as_str())),
+            C::text("stage", false, |r| Some(r.stage.as_str())),
+            C::float("t_reo", |r| r.t_reo),
+            C::text("flag", true, |r| r.flag.as_deref()),
+            C::text("raw_value", true, |r| r.raw_value.as_deref()),
+            C::text("notes", true, |r| r.notes.as_deref()),
+        ];
+        columns.extend(provenance_columns());
+        columns
     }
 }
 
@@ -140,55 +172,28 @@ pub struct TradeRow {
 impl Table for TradeRow {
     const NAME: &'static str = "trade";
 
-    fn schema() -> SchemaRef {
-        Arc::new(Schema::new(vec![
-            field("year", DataType::Int32, false),
-            field("reporter_code", DataType::Int32, false),
-            field("reporter_iso3", DataType::Utf8, true),
-            field("partner_code", DataType::Int32, true),
-            field("partner_iso3", DataType::Utf8, true),
-            field("partner_name", DataType::Utf8, true),
-            field("flow", DataType::Utf8, false),
-            field("hs_code", DataType::Utf8, false),
-            field("hs_edition", DataType::Utf8, true),
-            field("net_weight_kg", DataType::Float64, true),
-            field("qty", DataType::Float64, true),
-            field("qty_unit", DataType::Utf8, true),
-            field("value_usd", DataType::Float64, true),
-            field("value_basis", DataType::Utf8, true),
-            field("is_estimated", DataType::Boolean, false),
-            field("is_aggregate", DataType::Boolean, false),
-            field("source", DataType::Utf8, false),
-            field("source_file", DataType::Utf8, false),
-            field("edition", DataType::Utf8, false),
-        ]))
-    }
-
-    fn to_batch(rows: &[Self]) -> Result<RecordBatch, ArrowError> {
-        RecordBatch::try_new(
-            Self::schema(),
-            vec![
-                ints(rows, |r| Some(r.year)),
-                ints(rows, |r| Some(r.reporter_code)),
-                strings(rows, |r| r.reporter_iso3.as_deref()),
-                ints(rows, |r| r.partner_code),
-                strings(rows, |r| r.partner_iso3.as_deref()),
-                strings(rows, |r| r.partner_name.as_deref()),
-                strings(rows, |r| Some(r.flow.as_str())),
-                strings(rows, |r| Some(r.hs_code.as_str())),
-                strings(rows, |r| r.hs_edition.as_deref()),
-                floats(rows, |r| r.net_weight_kg),
-                floats(rows, |r| r.qty),
-                strings(rows, |r| r.qty_unit.as_deref()),
-                floats(rows, |r| r.value_usd),
-                strings(rows, |r| r.value_basis.as_deref()),
-                bools(rows, |r| Some(r.is_estimated)),
-                bools(rows, |r| Some(r.is_aggregate)),
-                strings(rows, |r| Some(r.provenance.source.as_str())),
-                strings(rows, |r| Some(r.provenance.source_file.as_str())),
-                strings(rows, |r| Some(r.provenance.edition.as_str())),
-            ],
-        )
+    fn columns() -> Vec<Column<Self>> {
+        type C = Column<TradeRow>;
+        let mut columns = vec![
+            C::int("year", false, |r| Some(r.year)),
+            C::int("reporter_code", false, |r| Some(r.reporter_code)),
+            C::text("reporter_iso3", true, |r| r.reporter_iso3.as_deref()),
+            C::int("partner_code", true, |r| r.partner_code),
+            C::text("partner_iso3", true, |r| r.partner_iso3.as_deref()),
+            C::text("partner_name", true, |r| r.partner_name.as_deref()),
+            C::text("flow", false, |r| Some(r.flow.as_str())),
+            C::text("hs_code", false, |r| Some(r.hs_code.as_str())),
+            C::text("hs_edition", true, |r| r.hs_edition.as_deref()),
+            C::float("net_weight_kg", |r| r.net_weight_kg),
+            C::float("qty", |r| r.qty),
+            C::text("qty_unit", true, |r| r.qty_unit.as_deref()),
+            C::float("value_usd", |r| r.value_usd),
+            C::text("value_basis", true, |r| r.value_basis.as_deref()),
+            C::boolean("is_estimated", |r| r.is_estimated),
+            C::boolean("is_aggregate", |r| r.is_aggregate),
+        ];
+        columns.extend(provenance_columns());
+        columns
     }
 }
 
@@ -215,41 +220,21 @@ pub struct SalientRow {
 impl Table for SalientRow {
     const NAME: &'static str = "salient";
 
-    fn schema() -> SchemaRef {
-        Arc::new(Schema::new(vec![
-            field("year", DataType::Int32, false),
-            field("commodity", DataType::Utf8, false),
-            field("statistic", DataType::Utf8, false),
-            field("statistic_label", DataType::Utf8, false),
-            field("value", DataType::Float64, true),
-            field("raw_value", DataType::Utf8, true),
-            field("unit", DataType::Utf8, false),
-            field("flag", DataType::Utf8, true),
-            field("notes", DataType::Utf8, true),
-            field("edition", DataType::Utf8, false),
-            field("source", DataType::Utf8, false),
-            field("source_file", DataType::Utf8, false),
-        ]))
-    }
-
-    fn to_batch(rows: &[Self]) -> Result<RecordBatch, ArrowError> {
-        RecordBatch::try_new(
-            Self::schema(),
-            vec![
-                ints(rows, |r| Some(r.year)),
-                strings(rows, |r| Some(r.commodity.as_str())),
-                strings(rows, |r| Some(r.statistic.as_str())),
-                strings(rows, |r| Some(r.statistic_label.as_str())),
-                floats(rows, |r| r.value),
-                strings(rows, |r| r.raw_value.as_deref()),
-                strings(rows, |r| Some(r.unit.as_str())),
-                strings(rows, |r| r.flag.as_deref()),
-                strings(rows, |r| r.notes.as_deref()),
-                strings(rows, |r| Some(r.provenance.edition.as_str())),
-                strings(rows, |r| Some(r.provenance.source.as_str())),
-                strings(rows, |r| Some(r.provenance.source_file.as_str())),
-            ],
-        )
+    fn columns() -> Vec<Column<Self>> {
+        type C = Column<SalientRow>;
+        let mut columns = vec![
+            C::int("year", false, |r| Some(r.year)),
+            C::text("commodity", false, |r| Some(r.commodity.as_str())),
+            C::text("statistic", false, |r| Some(r.statistic.as_str())),
+            C::text("statistic_label", false, |r| Some(r.statistic_label.as_str())),
+            C::float("value", |r| r.value),
+            C::text("raw_value", true, |r| r.raw_value.as_deref()),
+            C::text("unit", false, |r| Some(r.unit.as_str())),
+            C::text("flag", true, |r| r.flag.as_deref()),
+            C::text("notes", true, |r| r.notes.as_deref()),
+        ];
+        columns.extend(provenance_columns());
+        columns
     }
 }
 
@@ -272,37 +257,22 @@ pub struct CountryRow {
 impl Table for CountryRow {
     const NAME: &'static str = "countries";
 
-    fn schema() -> SchemaRef {
-        Arc::new(Schema::new(vec![
-            field("code", DataType::Int32, false),
-            field("iso3", DataType::Utf8, true),
-            field("name", DataType::Utf8, false),
-            field("is_group", DataType::Boolean, false),
-            field("valid_from", DataType::Date32, true),
-            field("valid_to", DataType::Date32, true),
-            field("source", DataType::Utf8, false),
-            field("source_file", DataType::Utf8, false),
-            field("edition", DataType::Utf8, false),
-        ]))
-    }
-
-    fn to_batch(rows: &[Self]) -> Result<RecordBatch, ArrowError> {
-        RecordBatch::try_new(
-            Self::schema(),
-            vec![
-                ints(rows, |r| Some(r.code)),
-                strings(rows, |r| r.iso3.as_deref()),
-                strings(rows, |r| Some(r.name.as_str())),
-                bools(rows, |r| Some(r.is_group)),
-                Arc::new(rows.iter().map(|r| r.valid_from).collect::<Date32Array>()),
-                Arc::new(rows.iter().map(|r| r.valid_to).collect::<Date32Array>()),
-                strings(rows, |r| Some(r.provenance.source.as_str())),
-                strings(rows, |r| Some(r.provenance.source_file.as_str())),
-                strings(rows, |r| Some(r.provenance.edition.as_str())),
-            ],
-        )
+    fn columns() -> Vec<Column<Self>> {
+        type C = Column<CountryRow>;
+        let mut columns = vec![
+            C::int("code", false, |r| Some(r.code)),
+            C::text("iso3", true, |r| r.iso3.as_deref()),
+            C::text("name", false, |r| Some(r.name.as_str())),
+            C::boolean("is_group", |r| r.is_group),
+            C::date("valid_from", |r| r.valid_from),
+            C::date("valid_to", |r| r.valid_to),
+        ];
+        columns.extend(provenance_columns());
+        columns
     }
 }
+
+has_provenance!(ProductionRow, TradeRow, SalientRow, CountryRow);
 
 /// The names of every canonical table, in the order `normalize` writes them.
 pub const TABLE_NAMES: [&str; 4] = [ProductionRow::NAME, TradeRow::NAME, SalientRow::NAME, CountryRow::NAME];
@@ -344,6 +314,7 @@ mod tests {
         let batch = ProductionRow::to_batch(&rows).unwrap();
         assert_eq!(batch.num_rows(), 2);
         assert_eq!(batch.schema().field(4).name(), "t_reo");
+        assert_eq!(batch.schema().field(10).name(), "edition");
         assert_eq!(batch.column(4).null_count(), 1);
     }
 }
