@@ -2,6 +2,28 @@
 description = "Each country's mine production and its share of the world total, per year and per edition that reports both (t REO)."
 grain = ["year", "edition", "country_iso3"]
 
+[schema]
+year = "Int32"
+edition = "Utf8"
+country_iso3 = "Utf8"
+t_reo = "Float64"
+world_t_reo = "Float64"
+share_of_world = "Float64"
+
+[checks]
+not_null = ["world_t_reo"]
+accepted_range = { share_of_world = { min = 0, max = 1 } }
+
+[checks.sql]
+# USGS rounds world totals (to two or three significant digits), so the countries of one edition
+# may add up to a little more than the printed world total, never to much more.
+countries_within_rounding_of_world = """
+SELECT year, edition, sum(t_reo) AS countries_t_reo, max(world_t_reo) AS world_t_reo
+FROM mine_production_share
+GROUP BY year, edition
+HAVING sum(t_reo) > 1.03 * max(world_t_reo)
+"""
+
 [columns]
 year = "Calendar year of production."
 edition = "Publication the figures come from (MCS2023, MYB2022, DS140, …); editions revise earlier years, so each is kept."

@@ -1,21 +1,21 @@
 //! `reeflow`: the command line over the normalize and pipeline crates.
 //!
-//! It owns argument parsing, where data lives (`--data-dir`, `--raw`), choosing between freshly
-//! normalized tables and the bundled snapshot, printing progress and summaries, and exit codes
-//! (0 ok, 1 a check failed, 2 error). Everything else is a call into a library crate.
+//! It owns argument parsing, configuration (`config/reeflow.toml`), where data lives
+//! (`--data-dir`, `--raw`), choosing between freshly normalized tables and the bundled snapshot,
+//! progress and summaries, and exit codes (0 ok, 1 a check failed, 2 error). Everything else is a
+//! call into a library crate.
+
+mod config;
+mod normalize;
+mod sql;
+mod stages;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-mod config;
-
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use config::Config;
-use reeflow_normalize::NormalizeOptions;
-use reeflow_pipeline::{
-    Engine, OutputFormat, PipelineError, TableSource, discover_stages, format_batches, order_stages,
-};
 
 #[derive(Parser)]
 #[command(
@@ -47,7 +47,7 @@ enum Command {
     /// naming the file, the line or cell and what was expected. Files without statistics
     /// (licences, metadata) are listed as not read. Example: reeflow normalize --raw ../shared/data
     Normalize {
-        /// The raw folder (default: <data-dir>/raw, where `reeflow fetch` writes).
+        /// The raw folder [default: <data-dir>/raw, where `reeflow fetch` writes].
         #[arg(long)]
         raw: Option<PathBuf>,
         /// Write into <data-dir>/snapshot, the offline default a fresh clone runs on, instead of
@@ -55,37 +55,80 @@ enum Command {
         #[arg(long)]
         snapshot: bool,
     },
-    /// Normalize if needed, run every stage in pipelines/ in dependency order, print a summary.
+    /// Normalize if needed, then run the stages in pipelines/ in dependency order, skipping those
+    /// whose SQL and inputs are unchanged, checking each result before it is published.
     ///
     /// Input tables come from <data-dir>/normalized when present (normalized again first when a
-    /// raw file is newer), else from the bundled <data-dir>/snapshot. Stage outputs go to
-    /// <data-dir>/out/<stage>/.
+    /// raw file is newer), else from the bundled <data-dir>/snapshot. Outputs go to
+    /// <data-dir>/out/<stage>/; violating rows of failed checks to <data-dir>/out/_checks/; a run
+    /// record to <data-dir>/out/_runs/. Exit 1 when a blocking check fails.
     Run {
         /// The raw folder to normalize from when tables are missing or stale.
         #[arg(long)]
         raw: Option<PathBuf>,
-        /// Print the summary as JSON for schedulers.
+        #[command(flatten)]
+        selection: Selection,
+        /// Rebuild the selected stages even when up to date.
+        #[arg(long)]
+        force: bool,
+        /// Print the run record as JSON (for schedulers) instead of text.
         #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
         format: SummaryFormat,
     },
-    /// Run one read-only SQL query over every normalized table and stage output.
+    /// Show the stages in run order with their inputs, and whether each will run or is up to
+    /// date, and why.
+    Plan {
+        #[command(flatten)]
+        selection: Selection,
+        #[arg(long)]
+        force: bool,
+        #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+        format: SummaryFormat,
+    },
+    /// Run every stage's checks on its published output, without rebuilding. Exit 1 when a
+    /// blocking check fails.
+    Check {
+        #[command(flatten)]
+        selection: Selection,
+        #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+        format: SummaryFormat,
+    },
+    /// Run SQL over every normalized table and stage output: one query, or an interactive prompt
+    /// (with history) when no query is given.
     ///
-    /// Example: reeflow sql --format csv "SELECT year, t_reo FROM production WHERE country_iso3='CHN' AND edition='MCS2023' ORDER BY year"
+    /// Read-only unless --allow-write. Examples:
+    ///   reeflow sql --format csv "SELECT year, t_reo FROM production WHERE country_iso3='CHN' AND edition='MCS2023' ORDER BY year"
+    ///   reeflow sql --format parquet --output china.parquet "SELECT * FROM production WHERE country_iso3='CHN'"
     Sql {
-        /// The query (DataFusion SQL; quote table names that clash with keywords).
-        query: String,
-        #[arg(long, value_enum, default_value_t = QueryFormat::Table)]
-        format: QueryFormat,
+        /// The query (DataFusion SQL). Without it, an interactive prompt starts.
+        query: Option<String>,
+        #[arg(long, value_enum, default_value_t = sql::QueryFormat::Table)]
+        format: sql::QueryFormat,
+        /// Write the result to this file instead of printing it (required for parquet).
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Allow COPY, CREATE and INSERT statements.
+        #[arg(long)]
+        allow_write: bool,
     },
     /// List the tables a query can read, with where each comes from.
     Tables,
+    /// Write the stage catalogue (Markdown, from the stage headers) to docs/stages.md.
+    Docs {
+        #[arg(long, default_value = "docs/stages.md")]
+        output: PathBuf,
+        /// Do not write: exit 1 if the file differs from what would be written (for CI).
+        #[arg(long)]
+        check: bool,
+    },
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum QueryFormat {
-    Table,
-    Csv,
-    Json,
+/// `--select`: which stages a command touches.
+#[derive(clap::Args)]
+struct Selection {
+    /// Stages to touch: `name`, `name+` (with descendants), `+name` (with ancestors), comma-separated.
+    #[arg(long, short = 's')]
+    select: Option<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -108,67 +151,73 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(dispatch(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(error) => {
             eprintln!("error: {error:#}");
-            let check_failed =
-                error.downcast_ref::<PipelineError>().is_some_and(|e| matches!(e, PipelineError::GrainViolated { .. }));
-            ExitCode::from(if check_failed { 1 } else { 2 })
+            ExitCode::from(2)
         }
     }
 }
 
-async fn dispatch(cli: Cli) -> Result<()> {
+/// Settings resolved from flags, then the config file, then defaults.
+pub struct Settings {
+    pub layout: Layout,
+    pub pipelines: PathBuf,
+    pub options: reeflow_normalize::NormalizeOptions,
+}
+
+async fn dispatch(cli: Cli) -> Result<u8> {
     let config_path = cli.config.clone().unwrap_or_else(|| PathBuf::from(config::DEFAULT_CONFIG));
     let config = Config::load(&config_path, cli.config.is_some())?;
     let data_dir = cli.data_dir.or_else(|| config.paths.data_dir.clone()).unwrap_or_else(|| PathBuf::from("data"));
-    let pipelines =
-        cli.pipelines.or_else(|| config.paths.pipelines.clone()).unwrap_or_else(|| PathBuf::from("pipelines"));
-    let layout = Layout::new(&data_dir, config.paths.raw.clone());
-    let options = config.normalize_options();
+    let settings = Settings {
+        pipelines: cli
+            .pipelines
+            .or_else(|| config.paths.pipelines.clone())
+            .unwrap_or_else(|| PathBuf::from("pipelines")),
+        layout: Layout::new(&data_dir, config.paths.raw.clone()),
+        options: config.normalize_options(),
+    };
+    let layout = &settings.layout;
     match cli.command {
         Command::Normalize { raw, snapshot } => {
             let raw = raw.unwrap_or_else(|| layout.raw.clone());
             let out = if snapshot { layout.snapshot.clone() } else { layout.normalized.clone() };
-            normalize(&raw, &out, &options)
+            normalize::normalize(&raw, &out, &settings.options)?;
+            Ok(0)
         }
-        Command::Run { raw, format } => run(&layout, raw.as_deref(), &pipelines, &options, format).await,
-        Command::Sql { query, format } => {
-            let engine = Engine::open(&layout.input_tables()?, &layout.out).await?;
-            let batches = engine.query(&query).await?;
-            let format = match format {
-                QueryFormat::Table => OutputFormat::Table,
-                QueryFormat::Csv => OutputFormat::Csv,
-                QueryFormat::Json => OutputFormat::Json,
-            };
-            println!("{}", format_batches(&batches, format)?.trim_end());
-            Ok(())
-        }
-        Command::Tables => {
-            let engine = Engine::open(&layout.input_tables()?, &layout.out).await?;
-            for table in engine.tables() {
-                let kind = match table.source {
-                    TableSource::Normalized => "normalized",
-                    TableSource::Stage => "stage",
-                };
-                println!("{:<28} {:<10} {}", table.name, kind, table.path.display());
+        Command::Run { raw, selection, force, format } => {
+            let raw = raw.unwrap_or_else(|| layout.raw.clone());
+            if raw.is_dir() && normalize::needs_normalize(&raw, &layout.normalized)? {
+                normalize::normalize(&raw, &layout.normalized, &settings.options)?;
             }
-            Ok(())
+            stages::run(&settings, selection.select.as_deref(), force, format).await
         }
+        Command::Plan { selection, force, format } => {
+            stages::plan(&settings, selection.select.as_deref(), force, format).await
+        }
+        Command::Check { selection, format } => stages::check(&settings, selection.select.as_deref(), format).await,
+        Command::Sql { query, format, output, allow_write } => {
+            sql::sql(&settings, query.as_deref(), format, output.as_deref(), allow_write).await
+        }
+        Command::Tables => sql::tables(&settings).await,
+        Command::Docs { output, check } => stages::docs(&settings, &output, check),
     }
 }
 
 /// Where each kind of data lives under the data folder.
-struct Layout {
-    raw: PathBuf,
-    normalized: PathBuf,
-    snapshot: PathBuf,
-    out: PathBuf,
+pub struct Layout {
+    pub data_dir: PathBuf,
+    pub raw: PathBuf,
+    pub normalized: PathBuf,
+    pub snapshot: PathBuf,
+    pub out: PathBuf,
 }
 
 impl Layout {
     fn new(data_dir: &Path, raw: Option<PathBuf>) -> Self {
         Self {
+            data_dir: data_dir.to_path_buf(),
             raw: raw.unwrap_or_else(|| data_dir.join("raw")),
             normalized: data_dir.join("normalized"),
             snapshot: data_dir.join("snapshot"),
@@ -177,7 +226,7 @@ impl Layout {
     }
 
     /// Normalized tables when present, else the bundled snapshot.
-    fn input_tables(&self) -> Result<PathBuf> {
+    pub fn input_tables(&self) -> Result<PathBuf> {
         for folder in [&self.normalized, &self.snapshot] {
             if folder.join("production.parquet").exists() {
                 return Ok(folder.clone());
@@ -189,107 +238,9 @@ impl Layout {
             self.snapshot.display()
         )
     }
-}
 
-fn normalize(raw: &Path, out: &Path, options: &NormalizeOptions) -> Result<()> {
-    eprintln!("normalizing {} → {}", raw.display(), out.display());
-    let normalized = reeflow_normalize::normalize_folder(raw, options)?;
-    for file in &normalized.files {
-        match (&file.format, &file.ignored) {
-            (Some(format), _) => {
-                let mut counts = Vec::new();
-                for (table, rows) in [
-                    ("production", file.production),
-                    ("trade", file.trade),
-                    ("salient", file.salient),
-                    ("countries", file.countries),
-                ] {
-                    if rows > 0 {
-                        counts.push(format!("{rows} {table}"));
-                    }
-                }
-                eprintln!(
-                    "  read    {} [{}]: {}",
-                    file.file,
-                    format.name(),
-                    if counts.is_empty() { "no rows".into() } else { counts.join(", ") }
-                );
-                for (reason, count) in &file.skipped {
-                    eprintln!("          skipped {count}: {reason}");
-                }
-            }
-            (None, reason) => eprintln!("  ignored {}: {}", file.file, reason.as_deref().unwrap_or("no adapter")),
-        }
+    /// A session over the input tables and the published stage outputs.
+    pub async fn engine(&self) -> Result<reeflow_pipeline::Engine> {
+        Ok(reeflow_pipeline::Engine::open(&self.input_tables()?, &self.out).await?)
     }
-    let written = reeflow_normalize::write_tables(&normalized.tables, &normalized.files, out)?;
-    for table in &written {
-        println!("{:<12} {:>6} rows  {}", table.table, table.rows, table.path.display());
-    }
-    Ok(())
-}
-
-/// True when the normalized tables are missing or older than a file in the raw folder.
-fn needs_normalize(raw: &Path, normalized: &Path) -> Result<bool> {
-    let manifest = normalized.join("_manifest.json");
-    let Ok(written) = std::fs::metadata(&manifest).and_then(|m| m.modified()) else {
-        return Ok(true);
-    };
-    let mut newest = std::time::SystemTime::UNIX_EPOCH;
-    for file in reeflow_normalize::discover(raw)? {
-        if let Ok(modified) = std::fs::metadata(&file.path).and_then(|m| m.modified()) {
-            newest = newest.max(modified);
-        }
-    }
-    Ok(newest > written)
-}
-
-async fn run(
-    layout: &Layout,
-    raw: Option<&Path>,
-    pipelines: &Path,
-    options: &NormalizeOptions,
-    format: SummaryFormat,
-) -> Result<()> {
-    let raw = raw.map_or_else(|| layout.raw.clone(), Path::to_path_buf);
-    if raw.is_dir() && needs_normalize(&raw, &layout.normalized)? {
-        normalize(&raw, &layout.normalized, options)?;
-    }
-    let input = layout.input_tables()?;
-    if format == SummaryFormat::Text {
-        eprintln!("input tables: {}", input.display());
-    }
-    let stages = order_stages(discover_stages(pipelines)?)?;
-    if stages.is_empty() {
-        bail!("no stage files (*.sql) in {}", pipelines.display());
-    }
-    let mut engine = Engine::open(&input, &layout.out).await.context("opening the input tables")?;
-    let mut inputs = serde_json::Map::new();
-    for table in engine.tables().iter().filter(|t| t.source == TableSource::Normalized) {
-        let rows = engine.row_count(&table.name).await?;
-        if format == SummaryFormat::Text {
-            eprintln!("  input {:<32} {rows:>6} rows", table.name);
-        }
-        inputs.insert(table.name.clone(), rows.into());
-    }
-    let mut runs = Vec::new();
-    for stage in &stages {
-        let run = engine.run_stage(stage).await?;
-        if format == SummaryFormat::Text {
-            eprintln!("  stage {:<32} {:>6} rows  {:>6.3} s", run.stage, run.rows, run.seconds);
-        }
-        runs.push(run);
-    }
-    match format {
-        SummaryFormat::Json => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&serde_json::json!({"input": input, "tables": inputs, "stages": runs}))?
-            )
-        }
-        SummaryFormat::Text => {
-            println!("ran {} stages on {}; outputs in {}", runs.len(), input.display(), layout.out.display());
-            println!("query them, e.g.: reeflow sql \"SELECT * FROM {} LIMIT 10\"", runs[0].stage);
-        }
-    }
-    Ok(())
 }

@@ -38,7 +38,17 @@ fn normalize_run_and_query_the_real_files() {
     let run = reeflow(data.path(), &["run", "--format", "json"]);
     let summary: serde_json::Value = serde_json::from_str(&stdout(&run)).unwrap();
     assert_eq!(summary["stages"][0]["stage"], "mine_production_share");
+    assert_eq!(summary["stages"][0]["status"], "run");
     assert!(summary["stages"][0]["rows"].as_u64().unwrap() > 100);
+    assert!(summary["stages"][0]["checks"].as_array().unwrap().iter().all(|c| c["passed"] == true));
+    // Nothing changed: the second run runs no stage, in well under a second of pipeline time.
+    let again: serde_json::Value =
+        serde_json::from_str(&stdout(&reeflow(data.path(), &["run", "--format", "json"]))).unwrap();
+    assert!(again["stages"].as_array().unwrap().iter().all(|s| s["status"] == "skipped"), "{again}");
+    assert!(again["pipeline_seconds"].as_f64().unwrap() < 1.0, "{again}");
+    let record = std::fs::read_to_string(again["record"].as_str().unwrap()).unwrap();
+    assert!(record.contains("\"pipeline_seconds\""));
+    assert_eq!(reeflow(data.path(), &["check"]).status.code(), Some(0));
     let query = reeflow(data.path(), &["sql", "--format", "csv", CHINA_MCS2023]);
     assert_eq!(stdout(&query), "year,t_reo\n2021,168000.0\n2022,210000.0\n");
     // China's share of world mine production, as METHOD.md publishes it.
@@ -67,7 +77,7 @@ fn a_fresh_clone_runs_on_the_bundled_snapshot() {
         std::fs::copy(&path, snapshot.join(path.file_name().unwrap())).unwrap();
     }
     let run = reeflow(data.path(), &["run"]);
-    assert!(stdout(&run).contains("ran 1 stages"));
+    assert!(stdout(&run).contains("ok: 1 ran, 0 skipped"), "{}", String::from_utf8_lossy(&run.stdout));
     assert!(data.path().join("out/mine_production_share/part-0.parquet").exists());
     assert!(!data.path().join("normalized").exists(), "no raw folder: nothing to normalize");
     let query = reeflow(data.path(), &["sql", "--format", "csv", CHINA_MCS2023]);
@@ -105,4 +115,67 @@ fn ad_hoc_sql_is_read_only_and_errors_exit_2() {
     let empty = reeflow(nothing.path(), &["sql", "SELECT 1"]);
     assert_eq!(empty.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&empty.stderr).contains("reeflow normalize --raw"));
+}
+
+#[test]
+fn the_stage_catalogue_is_current() {
+    let data = tempfile::tempdir().unwrap();
+    let catalogue = repo().join("docs/stages.md");
+    let output = reeflow(data.path(), &["docs", "--check", "--output", catalogue.to_str().unwrap()]);
+    assert!(
+        output.status.success(),
+        "docs/stages.md is stale: run `cargo run -- docs` and commit it ({})",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn snapshot_data_dir() -> tempfile::TempDir {
+    let data = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(data.path().join("snapshot")).unwrap();
+    std::fs::copy(repo().join("data/snapshot/production.parquet"), data.path().join("snapshot/production.parquet"))
+        .unwrap();
+    data
+}
+
+#[test]
+fn the_prompt_reads_statements_from_standard_input() {
+    use std::io::Write;
+    let data = snapshot_data_dir();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reeflow"))
+        .arg("--data-dir")
+        .arg(data.path())
+        .arg("sql")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = ".format csv\nSELECT year, t_reo FROM production\nWHERE country_iso3 = 'CHN' AND edition = 'MCS2023'\nORDER BY year;\n.quit\n";
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(stdout(&output), "year,t_reo\n2021,168000.0\n2022,210000.0\n");
+}
+
+#[test]
+fn query_results_can_be_written_as_parquet() {
+    let data = snapshot_data_dir();
+    let file = data.path().join("china.parquet");
+    let written = reeflow(
+        data.path(),
+        &[
+            "sql",
+            "--format",
+            "parquet",
+            "--output",
+            file.to_str().unwrap(),
+            "SELECT * FROM production WHERE country_iso3 = 'CHN'",
+        ],
+    );
+    stdout(&written);
+    let reader = parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&file).unwrap()).unwrap();
+    use parquet::file::reader::FileReader;
+    assert!(reader.metadata().file_metadata().num_rows() > 20);
+    let missing = reeflow(data.path(), &["sql", "--format", "parquet", "SELECT 1"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("--output FILE"));
 }

@@ -8,6 +8,7 @@
 
 pub mod commodity;
 pub mod country;
+pub mod date;
 pub mod shared_data;
 pub mod table;
 pub mod token;

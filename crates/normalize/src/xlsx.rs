@@ -5,6 +5,8 @@ use std::path::Path;
 
 use calamine::{Data, Reader, open_workbook_auto};
 
+use reeflow_model::date::civil_from_days;
+
 use crate::error::{NormalizeError, Result};
 
 /// One worksheet as a grid addressed from A1 = (0, 0).
@@ -133,31 +135,6 @@ pub fn excel_serial_to_date(serial: f64) -> (i32, u32, u32) {
     civil_from_days(days_since_epoch)
 }
 
-/// Days since 1970-01-01 → (year, month, day); Howard Hinnant's algorithm.
-pub fn civil_from_days(days: i64) -> (i32, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
-    (year, month, day)
-}
-
-/// (year, month, day) → days since 1970-01-01.
-pub fn days_from_civil(year: i32, month: u32, day: u32) -> i32 {
-    let y = i64::from(year) - i64::from(month <= 2);
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    (era * 146_097 + doe - 719_468) as i32
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,7 +145,5 @@ mod tests {
         assert_eq!(column_letters(11), "L");
         assert_eq!(column_letters(27), "AB");
         assert_eq!(excel_serial_to_date(46_213.7), (2026, 7, 10));
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(civil_from_days(i64::from(days_from_civil(2026, 10, 23))), (2026, 10, 23));
     }
 }

@@ -1,21 +1,29 @@
-//! One DataFusion session with every table registered by name, stage execution with the grain
-//! check, atomic stage outputs, and read-only ad hoc queries.
+//! One DataFusion session with every table registered by name: stage execution (schema contract,
+//! checks on the candidate result, atomic publication with its manifest), checks on published
+//! outputs, content hashes of inputs, and read-only ad hoc queries.
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use datafusion::catalog::TableProvider;
 use datafusion::datasource::MemTable;
+use datafusion::error::DataFusionError;
 use datafusion::execution::options::ParquetReadOptions;
 use datafusion::prelude::{SQLOptions, SessionContext};
 
+use crate::checks::{Check, Severity, checks_of, parse_data_type, type_satisfies};
 use crate::error::{PipelineError, Result};
-use crate::output::{OutputFormat, format_batches};
+use crate::output::{OutputFormat, format_batches, write_parquet_file};
 use crate::stage::Stage;
+use crate::state::{MANIFEST_FILE, StageManifest, file_sha256, read_manifest};
 
 /// Where a registered table comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum TableSource {
     /// A canonical table written by `reeflow normalize` (or the bundled snapshot).
     Normalized,
@@ -31,26 +39,58 @@ pub struct RegisteredTable {
     pub source: TableSource,
 }
 
-/// What running one stage did.
+/// The outcome of one check.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct StageRun {
-    pub stage: String,
+pub struct CheckResult {
+    pub check: String,
+    pub severity: Severity,
+    pub passed: bool,
+    pub violations: usize,
+    /// Where the violating rows were saved (Parquet), when there were any.
+    pub failing_rows: Option<PathBuf>,
+    /// The first violating rows, as a text table.
+    pub sample: Option<String>,
+}
+
+impl CheckResult {
+    pub fn blocks(&self) -> bool {
+        !self.passed && self.severity == Severity::Block
+    }
+}
+
+/// What building one stage did.
+#[derive(Debug, Clone)]
+pub struct StageBuild {
     pub rows: usize,
     pub seconds: f64,
-    pub output: PathBuf,
+    pub checks: Vec<CheckResult>,
+    /// False when a blocking check failed: the previous output (if any) stays published.
+    pub published: bool,
 }
+
+/// The part file inside each stage's output folder.
+pub const PART_FILE: &str = "part-0.parquet";
+/// The folder (under the output folder) where violating rows are saved.
+pub const CHECKS_DIR: &str = "_checks";
+const SAMPLE_ROWS: usize = 5;
 
 /// The session every command queries through.
 pub struct Engine {
     ctx: SessionContext,
     tables: Vec<RegisteredTable>,
     out_dir: PathBuf,
+    hashes: HashMap<String, String>,
 }
 
 impl Engine {
-    /// Registers `<normalized>/<table>.parquet` files and the stage outputs found in `out_dir`.
+    /// Registers `<normalized>/<table>.parquet` files and the published stage outputs in `out_dir`.
     pub async fn open(normalized_dir: &Path, out_dir: &Path) -> Result<Self> {
-        let mut engine = Self { ctx: SessionContext::new(), tables: Vec::new(), out_dir: out_dir.to_path_buf() };
+        let mut engine = Self {
+            ctx: SessionContext::new(),
+            tables: Vec::new(),
+            out_dir: out_dir.to_path_buf(),
+            hashes: HashMap::new(),
+        };
         for path in sorted_entries(normalized_dir)? {
             if path.extension().is_some_and(|e| e == "parquet") {
                 let name = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
@@ -71,6 +111,10 @@ impl Engine {
         &self.tables
     }
 
+    pub fn out_dir(&self) -> &Path {
+        &self.out_dir
+    }
+
     async fn register(&mut self, name: &str, path: &Path, source: TableSource) -> Result<()> {
         let location = if path.is_dir() { format!("{}/", path.display()) } else { path.display().to_string() };
         let _ = self.ctx.deregister_table(name);
@@ -79,12 +123,41 @@ impl Engine {
         })?;
         self.tables.retain(|t| t.name != name);
         self.tables.push(RegisteredTable { name: name.to_string(), path: path.to_path_buf(), source });
+        self.hashes.remove(name);
         Ok(())
     }
 
-    /// Runs one stage: plans and executes its SQL, checks its grain, writes the result to
-    /// `out_dir/<stage>/part-0.parquet` atomically, and registers it for the stages after it.
-    pub async fn run_stage(&mut self, stage: &Stage) -> Result<StageRun> {
+    /// The content hash of a registered table: SHA-256 of a normalized file, or the output hash
+    /// recorded in a stage's manifest. None for a table that is not registered.
+    pub fn content_hash(&mut self, name: &str) -> Result<Option<String>> {
+        if let Some(hash) = self.hashes.get(name) {
+            return Ok(Some(hash.clone()));
+        }
+        let Some(table) = self.tables.iter().find(|t| t.name == name) else {
+            return Ok(None);
+        };
+        let hash = match table.source {
+            TableSource::Normalized => file_sha256(&table.path)
+                .map_err(|e| PipelineError::Io { path: table.path.clone(), message: e.to_string() })?,
+            TableSource::Stage => match read_manifest(&self.out_dir, name) {
+                Some(manifest) => manifest.output_sha256,
+                None => file_sha256(&table.path.join(PART_FILE))
+                    .map_err(|e| PipelineError::Io { path: table.path.clone(), message: e.to_string() })?,
+            },
+        };
+        self.hashes.insert(name.to_string(), hash.clone());
+        Ok(Some(hash))
+    }
+
+    /// Builds one stage: runs its SQL, checks the schema contract, runs its checks on the result
+    /// and, unless a blocking check fails, publishes output and manifest atomically to
+    /// `out_dir/<stage>/` and registers it for the stages after it.
+    pub async fn build_stage(
+        &mut self,
+        stage: &Stage,
+        key: &str,
+        inputs: &BTreeMap<String, String>,
+    ) -> Result<StageBuild> {
         let started = Instant::now();
         let failed = |message: String| PipelineError::StageFailed {
             stage: stage.name.clone(),
@@ -92,61 +165,96 @@ impl Engine {
             message,
         };
         let frame = self.ctx.sql_with_options(&stage.sql, read_only()).await.map_err(|e| failed(e.to_string()))?;
-        let schema = Arc::new(frame.schema().as_arrow().clone());
+        let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+        check_contract(stage, &schema)?;
         let batches = frame.collect().await.map_err(|e| failed(e.to_string()))?;
-        self.check_grain(stage, schema.clone(), &batches).await?;
+        let rows = batches.iter().map(RecordBatch::num_rows).sum();
+
+        // Checks see the candidate under the stage's own name; the published table is restored
+        // if a blocking check fails.
+        let candidate = MemTable::try_new(schema.clone(), vec![batches.clone()]).map_err(|e| failed(e.to_string()))?;
+        let previous = self.swap_table(&stage.name, Arc::new(candidate))?;
+        let checks = self.run_checks(stage).await;
+        let checks = match checks {
+            Ok(checks) => checks,
+            Err(error) => {
+                self.restore_table(&stage.name, previous)?;
+                return Err(error);
+            }
+        };
+        if checks.iter().any(CheckResult::blocks) {
+            self.restore_table(&stage.name, previous)?;
+            return Ok(StageBuild { rows, seconds: started.elapsed().as_secs_f64(), checks, published: false });
+        }
         let output = self.out_dir.join(&stage.name);
-        write_stage_output(&self.out_dir, &stage.name, schema, &batches)?;
+        publish_stage_output(&self.out_dir, stage, key, inputs, schema, &batches)?;
         self.register(&stage.name, &output, TableSource::Stage).await?;
-        Ok(StageRun {
-            stage: stage.name.clone(),
-            rows: batches.iter().map(RecordBatch::num_rows).sum(),
-            seconds: started.elapsed().as_secs_f64(),
-            output,
-        })
+        Ok(StageBuild { rows, seconds: started.elapsed().as_secs_f64(), checks, published: true })
     }
 
-    async fn check_grain(
-        &self,
-        stage: &Stage,
-        schema: arrow::datatypes::SchemaRef,
-        batches: &[RecordBatch],
-    ) -> Result<()> {
-        let grain = &stage.header.grain;
-        if grain.is_empty() {
-            return Ok(());
-        }
-        for column in grain {
-            if schema.field_with_name(column).is_err() {
-                return Err(PipelineError::StageFile {
-                    file: stage.file.clone(),
-                    problem: format!("grain column {column:?} is not in the output"),
-                });
-            }
-        }
-        let ctx = SessionContext::new();
-        let table =
-            MemTable::try_new(schema, vec![batches.to_vec()]).map_err(|e| PipelineError::Query(e.to_string()))?;
-        ctx.register_table("candidate", Arc::new(table)).map_err(|e| PipelineError::Query(e.to_string()))?;
-        let keys = grain.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ");
-        let nulls = grain.iter().map(|c| format!("\"{c}\" IS NULL")).collect::<Vec<_>>().join(" OR ");
-        let sql = format!(
-            "SELECT {keys}, count(*) AS rows FROM candidate GROUP BY {keys} HAVING count(*) > 1 OR {nulls} ORDER BY rows DESC"
-        );
-        let frame = ctx.sql(&sql).await.map_err(|e| PipelineError::Query(e.to_string()))?;
-        let violations = frame.collect().await.map_err(|e| PipelineError::Query(e.to_string()))?;
-        let count: usize = violations.iter().map(RecordBatch::num_rows).sum();
-        if count > 0 {
-            let first =
-                format_batches(&[violations[0].slice(0, 1)], OutputFormat::Csv).unwrap_or_default().replace('\n', " ");
-            return Err(PipelineError::GrainViolated {
-                stage: stage.name.clone(),
-                grain: grain.clone(),
-                violations: count,
-                first,
-            });
+    fn swap_table(&self, name: &str, table: Arc<dyn TableProvider>) -> Result<Option<Arc<dyn TableProvider>>> {
+        let previous = self.ctx.deregister_table(name).map_err(|e| PipelineError::Query(e.to_string()))?;
+        self.ctx.register_table(name, table).map_err(|e| PipelineError::Query(e.to_string()))?;
+        Ok(previous)
+    }
+
+    fn restore_table(&self, name: &str, previous: Option<Arc<dyn TableProvider>>) -> Result<()> {
+        self.ctx.deregister_table(name).map_err(|e| PipelineError::Query(e.to_string()))?;
+        if let Some(previous) = previous {
+            self.ctx.register_table(name, previous).map_err(|e| PipelineError::Query(e.to_string()))?;
         }
         Ok(())
+    }
+
+    /// Runs a stage's checks against the table registered under its name. Violating rows are
+    /// saved to `out_dir/_checks/<stage>/<check>.parquet`; a passing check removes a stale file.
+    pub async fn run_checks(&self, stage: &Stage) -> Result<Vec<CheckResult>> {
+        let mut results = Vec::new();
+        for check in checks_of(&stage.header) {
+            results.push(self.run_check(stage, &check).await?);
+        }
+        Ok(results)
+    }
+
+    async fn run_check(&self, stage: &Stage, check: &Check) -> Result<CheckResult> {
+        let sql = check.sql(&stage.name);
+        let failed = |e: DataFusionError| PipelineError::StageFailed {
+            stage: stage.name.clone(),
+            file: stage.file.clone(),
+            message: format!("check {}: {e}", check.name),
+        };
+        let frame = self.ctx.sql_with_options(&sql, read_only()).await.map_err(failed)?;
+        let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+        let batches = frame.collect().await.map_err(failed)?;
+        let violations: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        let file_name = check.name.replace([':', ','], "_");
+        let path = self.out_dir.join(CHECKS_DIR).join(&stage.name).join(format!("{file_name}.parquet"));
+        if violations == 0 {
+            let _ = std::fs::remove_file(&path);
+            return Ok(CheckResult {
+                check: check.name.clone(),
+                severity: check.severity,
+                passed: true,
+                violations,
+                failing_rows: None,
+                sample: None,
+            });
+        }
+        let all = arrow::compute::concat_batches(&schema, &batches).map_err(|e| PipelineError::Query(e.to_string()))?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| PipelineError::Io { path: parent.to_path_buf(), message: e.to_string() })?;
+        }
+        write_parquet_file(&path, &all)?;
+        let sample = format_batches(&[all.slice(0, violations.min(SAMPLE_ROWS))], OutputFormat::Table).ok();
+        Ok(CheckResult {
+            check: check.name.clone(),
+            severity: check.severity,
+            passed: false,
+            violations,
+            failing_rows: Some(path),
+            sample,
+        })
     }
 
     /// The number of rows of a registered table.
@@ -155,18 +263,19 @@ impl Engine {
         frame.count().await.map_err(|e| query_error(&e))
     }
 
-    /// Runs one read-only query (no DDL, DML or COPY) and returns its batches.
-    pub async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>> {
-        let frame = self.ctx.sql_with_options(sql, read_only()).await.map_err(|e| query_error(&e))?;
+    /// Runs one query and returns its batches: read-only (no DDL, DML or COPY) unless `allow_write`.
+    pub async fn query(&self, sql: &str, allow_write: bool) -> Result<Vec<RecordBatch>> {
+        let options = if allow_write { SQLOptions::new() } else { read_only() };
+        let frame = self.ctx.sql_with_options(sql, options).await.map_err(|e| query_error(&e))?;
         frame.collect().await.map_err(|e| query_error(&e))
     }
 }
 
 /// A query error with a hint for the two mistakes people make most.
-fn query_error(error: &datafusion::error::DataFusionError) -> PipelineError {
+fn query_error(error: &DataFusionError) -> PipelineError {
     let message = error.to_string();
     let hint = if message.contains("not supported") && (message.contains("DML") || message.contains("DDL")) {
-        " (ad hoc SQL is read-only: use SELECT, WITH, EXPLAIN or SHOW)"
+        " (ad hoc SQL is read-only: use SELECT, WITH, EXPLAIN or SHOW, or pass --allow-write)"
     } else if message.contains("not found") && message.contains("table") {
         " (run `reeflow tables` to list the tables)"
     } else {
@@ -179,19 +288,37 @@ fn read_only() -> SQLOptions {
     SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false)
 }
 
-/// The single Parquet file inside each stage's output folder.
-pub const PART_FILE: &str = "part-0.parquet";
+/// Checks the output schema against the stage's `[schema]` contract.
+fn check_contract(stage: &Stage, schema: &SchemaRef) -> Result<()> {
+    for (column, declared) in &stage.header.schema {
+        let declared_type = parse_data_type(declared)
+            .map_err(|problem| PipelineError::StageFile { file: stage.file.clone(), problem })?;
+        let problem = match schema.field_with_name(column) {
+            Err(_) => format!("schema contract: column {column:?} ({declared}) is not in the output"),
+            Ok(field) if !type_satisfies(field.data_type(), &declared_type) => format!(
+                "schema contract: column {column:?} is {}, the header declares {declared}; an upstream type changed? cast explicitly in the SQL",
+                field.data_type()
+            ),
+            Ok(_) => continue,
+        };
+        return Err(PipelineError::StageFile { file: stage.file.clone(), problem });
+    }
+    Ok(())
+}
 
-/// Writes a stage's batches to a fresh hidden folder, then swaps it in for `out_dir/<name>`.
-/// Readers see the old folder or the new one; a failed write leaves the old one untouched.
-fn write_stage_output(
+/// Writes a stage's output and manifest to a fresh hidden folder, then swaps it in for
+/// `out_dir/<name>`. Readers see the old folder or the new one; a failure leaves the old one.
+fn publish_stage_output(
     out_dir: &Path,
-    name: &str,
-    schema: arrow::datatypes::SchemaRef,
+    stage: &Stage,
+    key: &str,
+    inputs: &BTreeMap<String, String>,
+    schema: SchemaRef,
     batches: &[RecordBatch],
 ) -> Result<()> {
     let io =
         |path: &Path, e: &dyn std::fmt::Display| PipelineError::Io { path: path.to_path_buf(), message: e.to_string() };
+    let name = &stage.name;
     std::fs::create_dir_all(out_dir).map_err(|e| io(out_dir, &e))?;
     let pid = std::process::id();
     let staging = out_dir.join(format!(".{name}.tmp-{pid}"));
@@ -201,10 +328,17 @@ fn write_stage_output(
     std::fs::create_dir_all(&staging).map_err(|e| io(&staging, &e))?;
     let batch = arrow::compute::concat_batches(&schema, batches).map_err(|e| io(&staging, &e))?;
     let part = staging.join(PART_FILE);
-    reeflow_normalize::write::write_atomically(&part, name, |file| {
-        reeflow_normalize::write::write_parquet(file, &batch)
-    })
-    .map_err(|e| io(&part, &e))?;
+    write_parquet_file(&part, &batch)?;
+    let manifest = StageManifest {
+        stage: name.clone(),
+        key: key.to_string(),
+        definition: crate::state::definition_hash(stage),
+        inputs: inputs.clone(),
+        output_sha256: file_sha256(&part).map_err(|e| io(&part, &e))?,
+        rows: batch.num_rows(),
+    };
+    let text = serde_json::to_string_pretty(&manifest).map_err(|e| io(&staging, &e))?;
+    std::fs::write(staging.join(MANIFEST_FILE), text).map_err(|e| io(&staging, &e))?;
     if target.exists() {
         std::fs::rename(&target, &retired).map_err(|e| io(&target, &e))?;
     }

@@ -13,9 +13,6 @@ pub enum PipelineError {
     /// A stage's query failed to plan or run.
     #[error("stage {stage} ({file}): {message}", file = file.display())]
     StageFailed { stage: String, file: PathBuf, message: String },
-    /// A stage's grain (declared unique, not-null key) is violated.
-    #[error("stage {stage}: grain {grain:?} violated: {violations} rows with a null or duplicated key; first: {first}")]
-    GrainViolated { stage: String, grain: Vec<String>, violations: usize, first: String },
     /// An input table could not be registered.
     #[error("table {table} ({path}): {message}", path = path.display())]
     Table { table: String, path: PathBuf, message: String },

@@ -1,18 +1,26 @@
-//! The reeflow stage engine: SQL stage files in, Parquet tables out, with Apache DataFusion.
+//! The reeflow stage engine: SQL stage files in, checked Parquet tables out, with Apache DataFusion.
 //!
 //! It owns stage discovery (`pipelines/**/*.sql`, one stage per file, name = file stem), the TOML
-//! header in each file's leading block comment, the run order derived from the tables each query
-//! reads (CTE names excluded), execution in one DataFusion session with every normalized table and
-//! stage output registered by name, the grain check each header declares, atomic stage outputs
-//! under `data/out/<stage>/`, and read-only ad hoc SQL with table, CSV and JSON output. Domain
-//! formulas live in the SQL files, never here.
+//! header in each file's leading block comment (description, grain, checks, schema contract), the
+//! run order derived from the tables each query reads (CTE names excluded), `--select`
+//! expressions, execution in one DataFusion session with every normalized table and stage output
+//! registered by name, checks run on each result before it is published, atomic outputs under
+//! `data/out/<stage>/` with a manifest of content hashes that makes unchanged stages skip, run
+//! records, the stage catalogue, and read-only ad hoc SQL. Domain formulas live in the SQL files,
+//! never here.
 
+pub mod checks;
+pub mod docs;
 pub mod engine;
 pub mod error;
 pub mod output;
+pub mod runner;
 pub mod stage;
+pub mod state;
 
-pub use engine::{Engine, StageRun, TableSource};
+pub use checks::Severity;
+pub use engine::{CheckResult, Engine, RegisteredTable, TableSource};
 pub use error::{PipelineError, Result};
 pub use output::{OutputFormat, format_batches};
-pub use stage::{Stage, StageHeader, discover_stages, order_stages};
+pub use runner::{PlanEntry, RunRecord, StageRecord, StageStatus, check, plan, run};
+pub use stage::{Stage, StageHeader, discover_stages, order_stages, select_stages};

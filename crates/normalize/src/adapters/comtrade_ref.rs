@@ -11,7 +11,7 @@ use super::{AdapterOutput, provenance};
 use crate::discover::RawFile;
 use crate::error::{NormalizeError, Result};
 use crate::text::{CsvTable, Encoding, read_text};
-use crate::xlsx::days_from_civil;
+use reeflow_model::date::days_from_civil;
 
 pub fn read(file: &RawFile) -> Result<AdapterOutput> {
     let path = file.path.as_path();

@@ -1,0 +1,178 @@
+//! `reeflow run`, `plan`, `check` and `docs`: thin wrappers over the pipeline crate that print
+//! progress and results for people, or the run record as JSON for schedulers.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use reeflow_pipeline::{
+    CheckResult, RunRecord, Stage, StageRecord, StageStatus, TableSource, discover_stages, order_stages, select_stages,
+};
+
+use crate::{Settings, SummaryFormat};
+
+fn load_stages(settings: &Settings) -> Result<Vec<Stage>> {
+    let stages = order_stages(discover_stages(&settings.pipelines)?)?;
+    if stages.is_empty() {
+        bail!("no stage files (*.sql) in {}", settings.pipelines.display());
+    }
+    Ok(stages)
+}
+
+fn status_word(status: StageStatus) -> &'static str {
+    match status {
+        StageStatus::Run => "ran",
+        StageStatus::Skipped => "skipped",
+        StageStatus::NotSelected => "not selected",
+        StageStatus::Blocked => "blocked",
+        StageStatus::Failed => "FAILED",
+        StageStatus::ChecksFailed => "CHECKS FAILED",
+    }
+}
+
+fn print_check(check: &CheckResult) {
+    if check.passed {
+        return;
+    }
+    let kind = if check.blocks() { "failed" } else { "warning" };
+    eprintln!("      check {} {kind}: {} violating rows", check.check, check.violations);
+    if let Some(path) = &check.failing_rows {
+        eprintln!("        saved to {}", path.display());
+    }
+    if let Some(sample) = &check.sample {
+        for line in sample.lines() {
+            eprintln!("        {line}");
+        }
+    }
+}
+
+fn print_stage(record: &StageRecord) {
+    let rows = record.rows.map(|r| format!("{r:>7} rows")).unwrap_or_else(|| " ".repeat(12));
+    eprintln!(
+        "  {:<14} {:<32} {rows} {:>7.3} s  {}",
+        status_word(record.status),
+        record.stage,
+        record.seconds,
+        record.reason
+    );
+    if let Some(error) = &record.error {
+        eprintln!("      error: {error}");
+    }
+    record.checks.iter().for_each(print_check);
+}
+
+fn print_record(record: &RunRecord, format: SummaryFormat) -> Result<u8> {
+    match format {
+        SummaryFormat::Json => println!("{}", serde_json::to_string_pretty(record)?),
+        SummaryFormat::Text if record.command == "check" => {
+            let checks: Vec<&CheckResult> = record.stages.iter().flat_map(|s| &s.checks).collect();
+            println!(
+                "{}: {} stages, {} checks: {} passed, {} failed, {} warnings",
+                record.status,
+                record.stages.len(),
+                checks.len(),
+                checks.iter().filter(|c| c.passed).count(),
+                checks.iter().filter(|c| c.blocks()).count(),
+                checks.iter().filter(|c| !c.passed && !c.blocks()).count()
+            );
+        }
+        SummaryFormat::Text => {
+            let count = |status| record.stages.iter().filter(|s| s.status == status).count();
+            println!(
+                "{}: {} ran, {} skipped (up to date), {} failed, {} failed checks, {} blocked, in {:.3} s of pipeline time",
+                record.status,
+                count(StageStatus::Run),
+                count(StageStatus::Skipped),
+                count(StageStatus::Failed),
+                count(StageStatus::ChecksFailed),
+                count(StageStatus::Blocked),
+                record.pipeline_seconds
+            );
+        }
+    }
+    if let (SummaryFormat::Text, Some(path)) = (format, &record.record) {
+        println!("run record: {}", path.display());
+    }
+    Ok(record.exit_code())
+}
+
+pub async fn run(settings: &Settings, select: Option<&str>, force: bool, format: SummaryFormat) -> Result<u8> {
+    let stages = load_stages(settings)?;
+    let selected = select_stages(&stages, select)?;
+    let mut engine = settings.layout.engine().await.context("opening the input tables")?;
+    if format == SummaryFormat::Text {
+        eprintln!("input tables: {}", settings.layout.input_tables()?.display());
+        for table in engine.tables().iter().filter(|t| t.source == TableSource::Normalized) {
+            eprintln!("  input          {:<32} {:>7} rows", table.name, engine.row_count(&table.name).await?);
+        }
+    }
+    let text = format == SummaryFormat::Text;
+    let record = reeflow_pipeline::run(&mut engine, &stages, &selected, force, |stage| {
+        if text {
+            print_stage(stage);
+        }
+    })
+    .await?;
+    print_record(&record, format)
+}
+
+pub async fn plan(settings: &Settings, select: Option<&str>, force: bool, format: SummaryFormat) -> Result<u8> {
+    let stages = load_stages(settings)?;
+    let selected = select_stages(&stages, select)?;
+    let mut engine = settings.layout.engine().await?;
+    let entries = reeflow_pipeline::plan(&mut engine, &stages, &selected, force)?;
+    match format {
+        SummaryFormat::Json => println!("{}", serde_json::to_string_pretty(&entries)?),
+        SummaryFormat::Text => {
+            for (index, entry) in entries.iter().enumerate() {
+                let action = match entry.status {
+                    StageStatus::Run => "will run",
+                    StageStatus::Skipped => "up to date",
+                    _ => "not selected",
+                };
+                let reason = if entry.reason == action { "" } else { entry.reason.as_str() };
+                println!("{:>3}. {:<32} {:<12} {reason}", index + 1, entry.stage, action);
+                println!("     reads {}", entry.inputs.join(", "));
+            }
+        }
+    }
+    Ok(0)
+}
+
+pub async fn check(settings: &Settings, select: Option<&str>, format: SummaryFormat) -> Result<u8> {
+    let stages = load_stages(settings)?;
+    let selected = select_stages(&stages, select)?;
+    let mut engine = settings.layout.engine().await?;
+    let record = reeflow_pipeline::check(&mut engine, &stages, &selected).await?;
+    if format == SummaryFormat::Text {
+        for stage in &record.stages {
+            let passed = stage.checks.iter().filter(|c| c.passed).count();
+            eprintln!("  {:<32} {passed}/{} checks passed", stage.stage, stage.checks.len());
+            if let Some(error) = &stage.error {
+                eprintln!("      error: {error}");
+            }
+            stage.checks.iter().for_each(print_check);
+        }
+    }
+    print_record(&record, format)
+}
+
+pub fn docs(settings: &Settings, output: &Path, check: bool) -> Result<u8> {
+    let stages = load_stages(settings)?;
+    let root = settings.pipelines.parent().unwrap_or(Path::new("."));
+    let text = reeflow_pipeline::docs::catalogue(&stages, root);
+    if check {
+        let current = std::fs::read_to_string(output).unwrap_or_default();
+        if current != text {
+            eprintln!("{} is not current: run `reeflow docs` and commit it", output.display());
+            return Ok(1);
+        }
+        println!("{} is current", output.display());
+        return Ok(0);
+    }
+    if let Some(parent) = output.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(output, text).with_context(|| format!("writing {}", output.display()))?;
+    println!("wrote {} ({} stages)", output.display(), stages.len());
+    Ok(0)
+}
