@@ -16,6 +16,42 @@ pub struct Config {
     pub paths: Paths,
     #[serde(default)]
     pub normalize: NormalizeSection,
+    #[serde(default)]
+    pub fetch: FetchSection,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FetchSection {
+    #[serde(default)]
+    pub comtrade: ComtradeSection,
+    #[serde(default)]
+    pub usgs: UsgsSection,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComtradeSection {
+    /// Base URL (env REEFLOW_COMTRADE_URL overrides it).
+    pub base_url: Option<String>,
+    pub requests_per_second: Option<f64>,
+    pub max_attempts: Option<u32>,
+    /// Reporter codes fetched when --reporters is not given.
+    pub reporters: Option<Vec<u32>>,
+    pub codes: Option<Vec<String>>,
+    pub flows: Option<Vec<String>>,
+    pub first_year: Option<i32>,
+    pub years_per_request: Option<usize>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsgsSection {
+    /// Base URL (env REEFLOW_USGS_URL overrides it).
+    pub base_url: Option<String>,
+    pub requests_per_second: Option<f64>,
+    #[serde(default)]
+    pub files: Vec<reeflow_fetch::usgs::UsgsFile>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]

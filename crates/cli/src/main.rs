@@ -6,6 +6,7 @@
 //! call into a library crate.
 
 mod config;
+mod fetch;
 mod normalize;
 mod sql;
 mod stages;
@@ -41,6 +42,28 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Download raw statistics (UN Comtrade, USGS) into <data-dir>/raw/<source>/, once each.
+    ///
+    /// Polite: a rate limit per source, retries with backoff on 429/5xx/timeouts honouring
+    /// Retry-After, a clean stop on "quota exceeded" (the next run resumes). Every file is written
+    /// atomically and recorded in <source>/manifest.json (URL, parameters, time, status, bytes,
+    /// sha256, rows); cached files are not requested again unless --refresh. With
+    /// COMTRADE_API_KEY set, the keyed Comtrade endpoint is used. Example:
+    ///   reeflow fetch comtrade --reporters 156 --codes 2846 --flows M --years 2018-2022 --dry-run
+    Fetch {
+        #[arg(value_enum, default_value_t = fetch::Which::All)]
+        source: fetch::Which,
+        #[command(flatten)]
+        comtrade: fetch::ComtradeArgs,
+        /// Fetch again even what is cached.
+        #[arg(long)]
+        refresh: bool,
+        /// Print the planned requests and stop.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+        format: SummaryFormat,
+    },
     /// Read every raw file with an adapter and write the canonical tables as Parquet.
     ///
     /// Files are routed by name to one adapter per layout; a file whose layout changed is an error
@@ -180,6 +203,9 @@ async fn dispatch(cli: Cli) -> Result<u8> {
     };
     let layout = &settings.layout;
     match cli.command {
+        Command::Fetch { source, comtrade, refresh, dry_run, format } => {
+            fetch::fetch(&settings, &config, source, &comtrade, refresh, dry_run, format).await
+        }
         Command::Normalize { raw, snapshot } => {
             let raw = raw.unwrap_or_else(|| layout.raw.clone());
             let out = if snapshot { layout.snapshot.clone() } else { layout.normalized.clone() };

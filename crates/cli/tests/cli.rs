@@ -179,3 +179,35 @@ fn query_results_can_be_written_as_parquet() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("--output FILE"));
 }
+
+#[test]
+fn fetch_dry_run_plans_against_the_configured_mirror_without_the_key() {
+    let data = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_reeflow"))
+        .current_dir(repo())
+        .env("REEFLOW_COMTRADE_URL", "http://127.0.0.1:9/mirror")
+        .env("COMTRADE_API_KEY", "reeflow-secret-test-key")
+        .args(["--data-dir", data.path().to_str().unwrap()])
+        .args([
+            "fetch",
+            "comtrade",
+            "--reporters",
+            "156,842",
+            "--codes",
+            "2846",
+            "--flows",
+            "M",
+            "--years",
+            "2018-2022",
+            "--dry-run",
+        ])
+        .output()
+        .unwrap();
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "one request per reporter for five years: {text}");
+    assert!(lines[0].starts_with("GET http://127.0.0.1:9/mirror/data/v1/get/C/A/HS?"), "{text}");
+    assert!(!text.contains("reeflow-secret-test-key"));
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("reeflow-secret-test-key"));
+    assert!(!data.path().join("raw").exists(), "a dry run writes nothing");
+}

@@ -1,0 +1,207 @@
+//! Downloads the raw statistics reeflow normalizes, exactly once each, politely, with an audit
+//! trail.
+//!
+//! It owns the [`Source`] abstraction (what to request, how to tell a real answer from an error
+//! page, how to split a request whose answer hit the row cap), the polite HTTP client (rate limit,
+//! retries with backoff and jitter, `Retry-After`, quota stop), and the raw cache with its
+//! per-source manifest. Sources: UN Comtrade annual HS data ([`comtrade`]) and USGS data-release
+//! files ([`usgs`]). It parses responses only as far as validation and paging need.
+
+pub mod cache;
+pub mod client;
+pub mod comtrade;
+pub mod error;
+pub mod usgs;
+
+use std::collections::BTreeMap;
+
+pub use cache::{CachedFile, RawCache};
+pub use client::{AttemptError, ClientConfig, HttpClient, SecretHeader};
+pub use error::{FetchError, Result};
+
+/// One planned request: the cache file it fills and the URL (without secrets).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    /// File name inside the source's cache folder.
+    pub file: String,
+    pub url: String,
+    pub params: BTreeMap<String, String>,
+}
+
+/// What a body turned out to be.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Validation {
+    /// Real data with this many rows (None where rows are not countable, e.g. XLSX).
+    Data { rows: Option<usize> },
+    /// Real data that reached the row cap: split the request, never store a truncated answer.
+    AtCap,
+    /// Not data (an error body, an HTML page, a body that does not parse): a failed attempt.
+    Invalid(String),
+}
+
+/// A place reeflow downloads from.
+pub trait Source {
+    /// The cache folder name (`comtrade`, `usgs`).
+    fn name(&self) -> &str;
+    /// The requests a full fetch makes.
+    fn plan(&self) -> Vec<Request>;
+    /// Headers to send with every request; values are secret.
+    fn headers(&self) -> Vec<SecretHeader> {
+        Vec::new()
+    }
+    /// Tells data from everything else.
+    fn validate(&self, request: &Request, body: &[u8]) -> Validation;
+    /// Smaller requests covering the same ground, when an answer hit the row cap.
+    fn split(&self, _request: &Request) -> Option<Vec<Request>> {
+        None
+    }
+}
+
+/// Options of one fetch run.
+#[derive(Debug, Clone, Default)]
+pub struct FetchOptions {
+    /// Fetch again even what is cached.
+    pub refresh: bool,
+}
+
+/// What happened to one request.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Fetched,
+    Cached,
+    Split,
+    Failed,
+    /// Not attempted: the source's quota ran out earlier in this run.
+    Deferred,
+}
+
+/// Counts for the closing summary.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Summary {
+    pub source: String,
+    pub planned: usize,
+    pub fetched: usize,
+    pub cached: usize,
+    pub split: usize,
+    pub retried: usize,
+    pub failed: usize,
+    pub deferred: usize,
+    pub quota_exceeded: bool,
+    /// (file, reason) of each failure.
+    pub failures: Vec<(String, String)>,
+}
+
+/// Fetches every planned request of `source` into `cache`, sequentially through the client's
+/// rate limiter. `progress(done, total, file, outcome)` is called after each request.
+pub async fn fetch(
+    source: &dyn Source,
+    client: &HttpClient,
+    cache: &mut RawCache,
+    options: &FetchOptions,
+    mut progress: impl FnMut(usize, usize, &str, &Outcome),
+) -> Result<Summary> {
+    let headers = source.headers();
+    let mut queue: std::collections::VecDeque<Request> = source.plan().into();
+    let mut summary = Summary { source: source.name().to_string(), planned: queue.len(), ..Summary::default() };
+    let mut done = 0;
+    while let Some(request) = queue.pop_front() {
+        let outcome = if summary.quota_exceeded {
+            summary.deferred += 1;
+            Outcome::Deferred
+        } else if !options.refresh && cache.has(&request.file) {
+            summary.cached += 1;
+            Outcome::Cached
+        } else {
+            match fetch_one(source, client, &request, &headers, &mut summary).await {
+                Ok((status, body, rows)) => {
+                    let entry = CachedFile {
+                        file: request.file.clone(),
+                        url: request.url.clone(),
+                        params: request.params.clone(),
+                        retrieved_at: reeflow_model::date::utc_now_iso(),
+                        status,
+                        bytes: 0,
+                        sha256: String::new(),
+                        rows,
+                    };
+                    cache.store(entry, &body)?;
+                    summary.fetched += 1;
+                    Outcome::Fetched
+                }
+                Err(Step::Split(parts)) => {
+                    summary.split += 1;
+                    summary.planned += parts.len();
+                    for part in parts.into_iter().rev() {
+                        queue.push_front(part);
+                    }
+                    Outcome::Split
+                }
+                Err(Step::Quota(reason)) => {
+                    summary.quota_exceeded = true;
+                    summary.failures.push((request.file.clone(), reason));
+                    summary.deferred += 1;
+                    Outcome::Deferred
+                }
+                Err(Step::Failed(reason)) => {
+                    summary.failed += 1;
+                    summary.failures.push((request.file.clone(), reason));
+                    Outcome::Failed
+                }
+            }
+        };
+        done += 1;
+        progress(done, summary.planned, &request.file, &outcome);
+    }
+    Ok(summary)
+}
+
+enum Step {
+    Split(Vec<Request>),
+    Quota(String),
+    Failed(String),
+}
+
+/// Attempts one request until it yields data, needs splitting, or runs out of attempts.
+async fn fetch_one(
+    source: &dyn Source,
+    client: &HttpClient,
+    request: &Request,
+    headers: &[SecretHeader],
+    summary: &mut Summary,
+) -> std::result::Result<(u16, Vec<u8>, Option<usize>), Step> {
+    let attempts = client.config().max_attempts.max(1);
+    let mut last = String::new();
+    for attempt in 1..=attempts {
+        let retry_after = match client.attempt(&request.url, headers).await {
+            Ok(fetched) => match source.validate(request, &fetched.body) {
+                Validation::Data { rows } => return Ok((fetched.status, fetched.body, rows)),
+                Validation::AtCap => {
+                    return match source.split(request) {
+                        Some(parts) => Err(Step::Split(parts)),
+                        None => Err(Step::Failed(format!(
+                            "{}: the answer reached the row cap and cannot be split further",
+                            request.url
+                        ))),
+                    };
+                }
+                Validation::Invalid(reason) => {
+                    last = format!("{}: HTTP {} but not data: {reason}", request.url, fetched.status);
+                    None
+                }
+            },
+            Err(AttemptError::Retryable { reason, retry_after }) => {
+                last = format!("{}: {reason}", request.url);
+                retry_after
+            }
+            Err(AttemptError::Quota(reason)) => return Err(Step::Quota(format!("{}: {reason}", request.url))),
+            Err(AttemptError::Fatal(reason)) => return Err(Step::Failed(format!("{}: {reason}", request.url))),
+        };
+        tracing::warn!("attempt {attempt}/{attempts} failed: {last}");
+        if attempt < attempts {
+            summary.retried += 1;
+            tokio::time::sleep(client.backoff(attempt, retry_after)).await;
+        }
+    }
+    Err(Step::Failed(format!("{last} (after {attempts} attempts)")))
+}
