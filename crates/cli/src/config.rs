@@ -35,6 +35,8 @@ pub struct ComtradeSection {
     /// Base URL (env REEFLOW_COMTRADE_URL overrides it).
     pub base_url: Option<String>,
     pub requests_per_second: Option<f64>,
+    /// Requests in flight at once (the rate limit still spaces their starts).
+    pub concurrency: Option<usize>,
     pub max_attempts: Option<u32>,
     /// Reporter codes fetched when --reporters is not given.
     pub reporters: Option<Vec<u32>>,

@@ -2,6 +2,7 @@
 //! a closing summary. Base URLs come from config, overridable by REEFLOW_COMTRADE_URL and
 //! REEFLOW_USGS_URL; the Comtrade key only from COMTRADE_API_KEY.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Result, bail};
@@ -58,14 +59,14 @@ fn last_full_year() -> i32 {
     today[..4].parse::<i32>().unwrap_or(2025) - 1
 }
 
-fn client(requests_per_second: Option<f64>, max_attempts: Option<u32>) -> Result<HttpClient> {
+fn client(requests_per_second: Option<f64>, max_attempts: Option<u32>) -> Result<Arc<HttpClient>> {
     let defaults = ClientConfig::default();
-    Ok(HttpClient::new(ClientConfig {
+    Ok(Arc::new(HttpClient::new(ClientConfig {
         requests_per_second: requests_per_second.unwrap_or(defaults.requests_per_second),
         max_attempts: max_attempts.unwrap_or(defaults.max_attempts),
         timeout: Duration::from_secs(120),
         ..defaults
-    })?)
+    })?))
 }
 
 pub async fn fetch(
@@ -98,9 +99,10 @@ pub async fn fetch(
             query.years = parse_years(years)?;
         }
         let key = std::env::var("COMTRADE_API_KEY").ok();
-        let source = Comtrade::new(&base, key, query);
+        let source = Arc::new(Comtrade::new(&base, key, query));
         let client = client(section.requests_per_second, section.max_attempts)?;
-        summaries.push(run_source(settings, &source, &client, refresh, dry_run, format).await?);
+        let options = FetchOptions { refresh, concurrency: section.concurrency.unwrap_or(1) };
+        summaries.push(run_source(settings, source, client, &options, dry_run, format).await?);
     }
     if matches!(which, Which::Usgs | Which::All) {
         let section = &config.fetch.usgs;
@@ -108,9 +110,10 @@ pub async fn fetch(
             eprintln!("usgs: no files configured ([fetch.usgs] files in config/reeflow.toml); nothing to fetch");
         } else {
             let base = std::env::var("REEFLOW_USGS_URL").ok().or_else(|| section.base_url.clone()).unwrap_or_default();
-            let source = Usgs::new(&base, section.files.clone());
+            let source = Arc::new(Usgs::new(&base, section.files.clone()));
             let client = client(section.requests_per_second, None)?;
-            summaries.push(run_source(settings, &source, &client, refresh, dry_run, format).await?);
+            let options = FetchOptions { refresh, concurrency: 1 };
+            summaries.push(run_source(settings, source, client, &options, dry_run, format).await?);
         }
     }
     if format == SummaryFormat::Json {
@@ -122,9 +125,9 @@ pub async fn fetch(
 
 async fn run_source(
     settings: &Settings,
-    source: &dyn Source,
-    client: &HttpClient,
-    refresh: bool,
+    source: Arc<dyn Source + Send + Sync>,
+    client: Arc<HttpClient>,
+    options: &FetchOptions,
     dry_run: bool,
     format: SummaryFormat,
 ) -> Result<Summary> {
@@ -137,20 +140,20 @@ async fn run_source(
     }
     let mut cache = RawCache::open(&settings.layout.raw, source.name())?;
     let text = format == SummaryFormat::Text;
-    let summary =
-        reeflow_fetch::fetch(source, client, &mut cache, &FetchOptions { refresh }, |done, total, file, outcome| {
-            if text {
-                let word = match outcome {
-                    Outcome::Fetched => "fetched",
-                    Outcome::Cached => "cached",
-                    Outcome::Split => "split (row cap reached)",
-                    Outcome::Failed => "FAILED",
-                    Outcome::Deferred => "deferred (quota)",
-                };
-                eprintln!("  [{done:>4}/{total:<4}] {}/{file}: {word}", source.name());
-            }
-        })
-        .await?;
+    let name = source.name().to_string();
+    let summary = reeflow_fetch::fetch(source, client, &mut cache, options, |done, total, file, outcome| {
+        if text {
+            let word = match outcome {
+                Outcome::Fetched => "fetched",
+                Outcome::Cached => "cached",
+                Outcome::Split => "split (row cap reached)",
+                Outcome::Failed => "FAILED",
+                Outcome::Deferred => "deferred (quota)",
+            };
+            eprintln!("  [{done:>4}/{total:<4}] {name}/{file}: {word}");
+        }
+    })
+    .await?;
     if text {
         println!(
             "{}: {} requests made, {} cached, {} split, {} retried, {} failed{}",

@@ -7,6 +7,7 @@
 //! Defaults: 400 requests unlimited, then 20 requests at 10 per second. Reads the response body
 //! from $REEFLOW_SHARED_DATA (default ../shared/data).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reeflow_fetch::comtrade::{Comtrade, ComtradeQuery};
@@ -25,7 +26,7 @@ fn query(years: usize) -> ComtradeQuery {
     }
 }
 
-async fn measure(server: &MockServer, requests: usize, limit: f64) -> (usize, Duration) {
+async fn measure(server: &MockServer, requests: usize, limit: f64, concurrency: usize) -> (usize, Duration) {
     let client = HttpClient::new(ClientConfig {
         requests_per_second: limit,
         max_attempts: 1,
@@ -38,7 +39,9 @@ async fn measure(server: &MockServer, requests: usize, limit: f64) -> (usize, Du
     let mut cache = RawCache::open(raw.path(), "comtrade").expect("cache");
     let source = Comtrade::new(&server.uri(), None, query(requests));
     let started = Instant::now();
-    let summary = fetch(&source, &client, &mut cache, &FetchOptions::default(), |_, _, _, _| {}).await.expect("fetch");
+    let options = FetchOptions { refresh: false, concurrency };
+    let summary =
+        fetch(Arc::new(source), Arc::new(client), &mut cache, &options, |_, _, _, _| {}).await.expect("fetch");
     (summary.fetched, started.elapsed())
 }
 
@@ -56,19 +59,21 @@ async fn main() {
         .mount(&server)
         .await;
 
-    let (fetched, elapsed) = measure(&server, requests, 0.0).await;
-    println!(
-        "unlimited: {fetched} requests ({} bytes each, validated, hashed and stored) in {:.3} s = {:.0} requests/s",
-        body.len(),
-        elapsed.as_secs_f64(),
-        fetched as f64 / elapsed.as_secs_f64()
-    );
+    for concurrency in [1, 4] {
+        let (fetched, elapsed) = measure(&server, requests, 0.0, concurrency).await;
+        println!(
+            "unlimited, {concurrency} in flight: {fetched} requests ({} bytes each, validated, hashed and stored) in {:.3} s = {:.0} requests/s",
+            body.len(),
+            elapsed.as_secs_f64(),
+            fetched as f64 / elapsed.as_secs_f64()
+        );
+    }
     let limited_requests = 20;
-    let (fetched, elapsed) = measure(&server, limited_requests, limit).await;
+    let (fetched, elapsed) = measure(&server, limited_requests, limit, 4).await;
     // n requests at rate r start over (n - 1) / r seconds.
     let held = (fetched as f64 - 1.0) / elapsed.as_secs_f64();
     println!(
-        "limited to {limit}/s: {fetched} requests in {:.3} s = {held:.2} requests/s (limit holds: {})",
+        "limited to {limit}/s, 4 in flight: {fetched} requests in {:.3} s = {held:.2} requests/s (limit holds: {})",
         elapsed.as_secs_f64(),
         held <= limit * 1.02
     );

@@ -39,6 +39,7 @@ impl ComtradeQuery {
     }
 }
 
+#[derive(Debug, Clone)]
 pub struct Comtrade {
     base_url: String,
     key: Option<String>,

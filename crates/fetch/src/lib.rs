@@ -13,7 +13,10 @@ pub mod comtrade;
 pub mod error;
 pub mod usgs;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use tokio::task::JoinSet;
 
 pub use cache::{CachedFile, RawCache};
 pub use client::{AttemptError, ClientConfig, HttpClient, SecretHeader};
@@ -58,10 +61,18 @@ pub trait Source {
 }
 
 /// Options of one fetch run.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct FetchOptions {
     /// Fetch again even what is cached.
     pub refresh: bool,
+    /// Requests in flight at once; the client's rate limit still spaces their starts.
+    pub concurrency: usize,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        Self { refresh: false, concurrency: 1 }
+    }
 }
 
 /// What happened to one request.
@@ -92,62 +103,86 @@ pub struct Summary {
     pub failures: Vec<(String, String)>,
 }
 
-/// Fetches every planned request of `source` into `cache`, sequentially through the client's
-/// rate limiter. `progress(done, total, file, outcome)` is called after each request.
+/// Fetches every planned request of `source` into `cache`, up to `options.concurrency` at once
+/// through the client's rate limiter. `progress(done, total, file, outcome)` is called after each
+/// request. Bodies are stored (and the manifest updated) one at a time, in completion order.
 pub async fn fetch(
-    source: &dyn Source,
-    client: &HttpClient,
+    source: Arc<dyn Source + Send + Sync>,
+    client: Arc<HttpClient>,
     cache: &mut RawCache,
     options: &FetchOptions,
     mut progress: impl FnMut(usize, usize, &str, &Outcome),
 ) -> Result<Summary> {
-    let headers = source.headers();
-    let mut queue: std::collections::VecDeque<Request> = source.plan().into();
+    let headers = Arc::new(source.headers());
+    let mut queue: VecDeque<Request> = source.plan().into();
     let mut summary = Summary { source: source.name().to_string(), planned: queue.len(), ..Summary::default() };
+    let mut in_flight: JoinSet<(Request, u32, std::result::Result<Fetched, Step>)> = JoinSet::new();
     let mut done = 0;
-    while let Some(request) = queue.pop_front() {
-        let outcome = if summary.quota_exceeded {
-            summary.deferred += 1;
-            Outcome::Deferred
-        } else if !options.refresh && cache.has(&request.file) {
-            summary.cached += 1;
-            Outcome::Cached
-        } else {
-            match fetch_one(source, client, &request, &headers, &mut summary).await {
-                Ok((status, body, rows)) => {
-                    let entry = CachedFile {
-                        file: request.file.clone(),
-                        url: request.url.clone(),
-                        params: request.params.clone(),
-                        retrieved_at: reeflow_model::date::utc_now_iso(),
-                        status,
-                        bytes: 0,
-                        sha256: String::new(),
-                        rows,
-                    };
-                    cache.store(entry, &body)?;
-                    summary.fetched += 1;
-                    Outcome::Fetched
+    loop {
+        // Start what may start; cached and deferred requests are settled at once.
+        while in_flight.len() < options.concurrency.max(1) {
+            let Some(request) = queue.pop_front() else { break };
+            let settled = if summary.quota_exceeded {
+                summary.deferred += 1;
+                Some(Outcome::Deferred)
+            } else if !options.refresh && cache.has(&request.file) {
+                summary.cached += 1;
+                Some(Outcome::Cached)
+            } else {
+                None
+            };
+            match settled {
+                Some(outcome) => {
+                    done += 1;
+                    progress(done, summary.planned, &request.file, &outcome);
                 }
-                Err(Step::Split(parts)) => {
-                    summary.split += 1;
-                    summary.planned += parts.len();
-                    for part in parts.into_iter().rev() {
-                        queue.push_front(part);
-                    }
-                    Outcome::Split
+                None => {
+                    let (source, client, headers) = (source.clone(), client.clone(), headers.clone());
+                    in_flight.spawn(async move {
+                        let (retries, result) = fetch_one(source.as_ref(), &client, &request, &headers).await;
+                        (request, retries, result)
+                    });
                 }
-                Err(Step::Quota(reason)) => {
-                    summary.quota_exceeded = true;
-                    summary.failures.push((request.file.clone(), reason));
-                    summary.deferred += 1;
-                    Outcome::Deferred
+            }
+        }
+        let Some(joined) = in_flight.join_next().await else { break };
+        let (request, retries, result) =
+            joined.map_err(|e| FetchError::Client(format!("a download task failed: {e}")))?;
+        summary.retried += retries as usize;
+        let outcome = match result {
+            Ok(fetched) => {
+                let entry = CachedFile {
+                    file: request.file.clone(),
+                    url: request.url.clone(),
+                    params: request.params.clone(),
+                    retrieved_at: reeflow_model::date::utc_now_iso(),
+                    status: fetched.status,
+                    bytes: 0,
+                    sha256: String::new(),
+                    rows: fetched.rows,
+                };
+                cache.store(entry, &fetched.body)?;
+                summary.fetched += 1;
+                Outcome::Fetched
+            }
+            Err(Step::Split(parts)) => {
+                summary.split += 1;
+                summary.planned += parts.len();
+                for part in parts.into_iter().rev() {
+                    queue.push_front(part);
                 }
-                Err(Step::Failed(reason)) => {
-                    summary.failed += 1;
-                    summary.failures.push((request.file.clone(), reason));
-                    Outcome::Failed
-                }
+                Outcome::Split
+            }
+            Err(Step::Quota(reason)) => {
+                summary.quota_exceeded = true;
+                summary.failures.push((request.file.clone(), reason));
+                summary.deferred += 1;
+                Outcome::Deferred
+            }
+            Err(Step::Failed(reason)) => {
+                summary.failed += 1;
+                summary.failures.push((request.file.clone(), reason));
+                Outcome::Failed
             }
         };
         done += 1;
@@ -156,37 +191,47 @@ pub async fn fetch(
     Ok(summary)
 }
 
+/// A validated body.
+struct Fetched {
+    status: u16,
+    body: Vec<u8>,
+    rows: Option<usize>,
+}
+
 enum Step {
     Split(Vec<Request>),
     Quota(String),
     Failed(String),
 }
 
-/// Attempts one request until it yields data, needs splitting, or runs out of attempts.
+/// Attempts one request until it yields data, needs splitting, or runs out of attempts; returns
+/// the number of retries made too.
 async fn fetch_one(
-    source: &dyn Source,
+    source: &(dyn Source + Send + Sync),
     client: &HttpClient,
     request: &Request,
     headers: &[SecretHeader],
-    summary: &mut Summary,
-) -> std::result::Result<(u16, Vec<u8>, Option<usize>), Step> {
+) -> (u32, std::result::Result<Fetched, Step>) {
     let attempts = client.config().max_attempts.max(1);
     let mut last = String::new();
     for attempt in 1..=attempts {
         let retry_after = match client.attempt(&request.url, headers).await {
-            Ok(fetched) => match source.validate(request, &fetched.body) {
-                Validation::Data { rows } => return Ok((fetched.status, fetched.body, rows)),
+            Ok(response) => match source.validate(request, &response.body) {
+                Validation::Data { rows } => {
+                    return (attempt - 1, Ok(Fetched { status: response.status, body: response.body, rows }));
+                }
                 Validation::AtCap => {
-                    return match source.split(request) {
-                        Some(parts) => Err(Step::Split(parts)),
-                        None => Err(Step::Failed(format!(
+                    let step = match source.split(request) {
+                        Some(parts) => Step::Split(parts),
+                        None => Step::Failed(format!(
                             "{}: the answer reached the row cap and cannot be split further",
                             request.url
-                        ))),
+                        )),
                     };
+                    return (attempt - 1, Err(step));
                 }
                 Validation::Invalid(reason) => {
-                    last = format!("{}: HTTP {} but not data: {reason}", request.url, fetched.status);
+                    last = format!("{}: HTTP {} but not data: {reason}", request.url, response.status);
                     None
                 }
             },
@@ -194,14 +239,17 @@ async fn fetch_one(
                 last = format!("{}: {reason}", request.url);
                 retry_after
             }
-            Err(AttemptError::Quota(reason)) => return Err(Step::Quota(format!("{}: {reason}", request.url))),
-            Err(AttemptError::Fatal(reason)) => return Err(Step::Failed(format!("{}: {reason}", request.url))),
+            Err(AttemptError::Quota(reason)) => {
+                return (attempt - 1, Err(Step::Quota(format!("{}: {reason}", request.url))));
+            }
+            Err(AttemptError::Fatal(reason)) => {
+                return (attempt - 1, Err(Step::Failed(format!("{}: {reason}", request.url))));
+            }
         };
         tracing::warn!("attempt {attempt}/{attempts} failed: {last}");
         if attempt < attempts {
-            summary.retried += 1;
             tokio::time::sleep(client.backoff(attempt, retry_after)).await;
         }
     }
-    Err(Step::Failed(format!("{last} (after {attempts} attempts)")))
+    (attempts - 1, Err(Step::Failed(format!("{last} (after {attempts} attempts)"))))
 }

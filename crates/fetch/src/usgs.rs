@@ -15,6 +15,7 @@ pub struct UsgsFile {
     pub file: String,
 }
 
+#[derive(Debug, Clone)]
 pub struct Usgs {
     base_url: String,
     files: Vec<UsgsFile>,

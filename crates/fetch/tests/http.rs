@@ -1,6 +1,7 @@
 //! The real client against a local server (wiremock on 127.0.0.1) serving the real Comtrade and
 //! USGS files from ../shared/data: what is requested, what is stored, what is refused.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reeflow_fetch::comtrade::{Comtrade, ComtradeQuery};
@@ -41,10 +42,15 @@ fn real_year(year: i32) -> Option<Vec<u8>> {
 async fn run(source: &Comtrade, raw: &std::path::Path, refresh: bool) -> (Summary, Vec<Outcome>) {
     let mut cache = RawCache::open(raw, "comtrade").unwrap();
     let mut outcomes = Vec::new();
-    let summary =
-        fetch(source, &fast_client(), &mut cache, &FetchOptions { refresh }, |_, _, _, o| outcomes.push(o.clone()))
-            .await
-            .unwrap();
+    let summary = fetch(
+        Arc::new(source.clone()),
+        Arc::new(fast_client()),
+        &mut cache,
+        &FetchOptions { refresh, ..FetchOptions::default() },
+        |_, _, _, o| outcomes.push(o.clone()),
+    )
+    .await
+    .unwrap();
     (summary, outcomes)
 }
 
@@ -308,12 +314,15 @@ async fn usgs_files_are_checked_for_what_they_claim_to_be() {
     let raw = tempfile::tempdir().unwrap();
     let mut cache = RawCache::open(raw.path(), "usgs").unwrap();
     let mut outcomes = Vec::new();
-    let summary =
-        fetch(&Usgs::new(&server.uri(), files), &fast_client(), &mut cache, &FetchOptions::default(), |_, _, _, o| {
-            outcomes.push(o.clone())
-        })
-        .await
-        .unwrap();
+    let summary = fetch(
+        Arc::new(Usgs::new(&server.uri(), files)),
+        Arc::new(fast_client()),
+        &mut cache,
+        &FetchOptions::default(),
+        |_, _, _, o| outcomes.push(o.clone()),
+    )
+    .await
+    .unwrap();
     assert_eq!(outcomes, [Outcome::Fetched, Outcome::Fetched, Outcome::Failed]);
     assert!(summary.failures[0].1.contains("HTML page"));
     assert_eq!(std::fs::read(raw.path().join("usgs/mcs2023-raree_world.csv")).unwrap(), csv);
@@ -324,4 +333,26 @@ async fn usgs_files_are_checked_for_what_they_claim_to_be() {
         && r.country_iso3 == "CHN"
         && r.year == 2022
         && r.t_reo == Some(210_000.0)));
+}
+
+#[tokio::test]
+async fn concurrent_downloads_store_every_file_once() {
+    let Some(body) = real_year(2022) else { return };
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(body).set_delay(Duration::from_millis(50)))
+        .mount(&server)
+        .await;
+    let raw = tempfile::tempdir().unwrap();
+    let query = ComtradeQuery { years: (2000..2012).collect(), ..query_of(&china_2846(&server, None)) };
+    let source = Comtrade::new(&server.uri(), None, query);
+    let mut cache = RawCache::open(raw.path(), "comtrade").unwrap();
+    let started = std::time::Instant::now();
+    let options = FetchOptions { refresh: false, concurrency: 4 };
+    let summary =
+        fetch(Arc::new(source), Arc::new(fast_client()), &mut cache, &options, |_, _, _, _| {}).await.unwrap();
+    assert_eq!(summary.fetched, 12);
+    assert!(started.elapsed() < Duration::from_millis(12 * 50), "requests overlapped: {:?}", started.elapsed());
+    assert_eq!(cache.manifest().files.len(), 12);
+    assert_eq!(server.received_requests().await.unwrap().len(), 12);
 }
