@@ -49,8 +49,8 @@ pub struct ComtradeSection {
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UsgsSection {
-    /// Base URL (env REEFLOW_USGS_URL overrides it).
-    pub base_url: Option<String>,
+    /// A mirror serving the same paths as the file URLs (env REEFLOW_USGS_URL overrides it).
+    pub mirror: Option<String>,
     pub requests_per_second: Option<f64>,
     #[serde(default)]
     pub files: Vec<reeflow_fetch::usgs::UsgsFile>,

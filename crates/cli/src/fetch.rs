@@ -109,8 +109,8 @@ pub async fn fetch(
         if section.files.is_empty() {
             eprintln!("usgs: no files configured ([fetch.usgs] files in config/reeflow.toml); nothing to fetch");
         } else {
-            let base = std::env::var("REEFLOW_USGS_URL").ok().or_else(|| section.base_url.clone()).unwrap_or_default();
-            let source = Arc::new(Usgs::new(&base, section.files.clone()));
+            let mirror = std::env::var("REEFLOW_USGS_URL").ok().or_else(|| section.mirror.clone());
+            let source = Arc::new(Usgs::new(mirror.as_deref(), section.files.clone()));
             let client = client(section.requests_per_second, None)?;
             let options = FetchOptions { refresh, concurrency: 1 };
             summaries.push(run_source(settings, source, client, &options, dry_run, format).await?);

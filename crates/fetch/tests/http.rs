@@ -307,15 +307,15 @@ async fn usgs_files_are_checked_for_what_they_claim_to_be() {
         .mount(&server)
         .await;
     let files = vec![
-        UsgsFile { path: "mcs2023-raree_world.csv".into(), file: "mcs2023-raree_world.csv".into() },
-        UsgsFile { path: "myb.xlsx".into(), file: "usgs_myb2022_rare_earths_tables.xlsx".into() },
-        UsgsFile { path: "moved.csv".into(), file: "mcs2024-raree_world.csv".into() },
+        UsgsFile { url: "https://usgs.example/mcs2023-raree_world.csv".into(), file: "mcs2023-raree_world.csv".into() },
+        UsgsFile { url: "https://usgs.example/myb.xlsx".into(), file: "usgs_myb2022_rare_earths_tables.xlsx".into() },
+        UsgsFile { url: "moved.csv".into(), file: "mcs2024-raree_world.csv".into() },
     ];
     let raw = tempfile::tempdir().unwrap();
     let mut cache = RawCache::open(raw.path(), "usgs").unwrap();
     let mut outcomes = Vec::new();
     let summary = fetch(
-        Arc::new(Usgs::new(&server.uri(), files)),
+        Arc::new(Usgs::new(Some(&server.uri()), files)),
         Arc::new(fast_client()),
         &mut cache,
         &FetchOptions::default(),
