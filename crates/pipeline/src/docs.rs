@@ -19,6 +19,10 @@ pub fn catalogue(ordered: &[Stage], root: &std::path::Path) -> String {
             let grain: Vec<String> = stage.header.grain.iter().map(|g| format!("`{g}`")).collect();
             let _ = writeln!(out, "- grain (unique, not null): {}", grain.join(", "));
         }
+        if !stage.header.partition_by.is_empty() {
+            let columns: Vec<String> = stage.header.partition_by.iter().map(|c| format!("`{c}`")).collect();
+            let _ = writeln!(out, "- partitioned by: {}", columns.join(", "));
+        }
         let mut columns: Vec<&String> = stage.header.columns.keys().chain(stage.header.schema.keys()).collect();
         columns.sort();
         columns.dedup();

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arrow::array::RecordBatch;
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
@@ -99,7 +99,7 @@ impl Engine {
         }
         for path in sorted_entries(out_dir)? {
             let name = path.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
-            if path.is_dir() && !name.starts_with(['.', '_']) && path.join(PART_FILE).exists() {
+            if path.is_dir() && !name.starts_with(['.', '_']) && path.join(MANIFEST_FILE).exists() {
                 engine.register(&name, &path, TableSource::Stage).await?;
             }
         }
@@ -118,8 +118,24 @@ impl Engine {
     async fn register(&mut self, name: &str, path: &Path, source: TableSource) -> Result<()> {
         let location = if path.is_dir() { format!("{}/", path.display()) } else { path.display().to_string() };
         let _ = self.ctx.deregister_table(name);
-        self.ctx.register_parquet(name, &location, ParquetReadOptions::default()).await.map_err(|e| {
-            PipelineError::Table { table: name.to_string(), path: path.to_path_buf(), message: e.to_string() }
+        let partitions = match source {
+            TableSource::Stage => read_manifest(&self.out_dir, name).map(|m| m.partitions).unwrap_or_default(),
+            TableSource::Normalized => Vec::new(),
+        };
+        let mut partition_cols = Vec::new();
+        for (column, data_type) in partitions {
+            let data_type = parse_data_type(&data_type).map_err(|message| PipelineError::Table {
+                table: name.to_string(),
+                path: path.to_path_buf(),
+                message: format!("partition column {column}: {message}"),
+            })?;
+            partition_cols.push((column, data_type));
+        }
+        let options = ParquetReadOptions::default().table_partition_cols(partition_cols);
+        self.ctx.register_parquet(name, &location, options).await.map_err(|e| PipelineError::Table {
+            table: name.to_string(),
+            path: path.to_path_buf(),
+            message: e.to_string(),
         })?;
         self.tables.retain(|t| t.name != name);
         self.tables.push(RegisteredTable { name: name.to_string(), path: path.to_path_buf(), source });
@@ -141,8 +157,13 @@ impl Engine {
                 .map_err(|e| PipelineError::Io { path: table.path.clone(), message: e.to_string() })?,
             TableSource::Stage => match read_manifest(&self.out_dir, name) {
                 Some(manifest) => manifest.output_sha256,
-                None => file_sha256(&table.path.join(PART_FILE))
-                    .map_err(|e| PipelineError::Io { path: table.path.clone(), message: e.to_string() })?,
+                None => {
+                    return Err(PipelineError::Table {
+                        table: name.to_string(),
+                        path: table.path.clone(),
+                        message: format!("no {MANIFEST_FILE} beside the output"),
+                    });
+                }
             },
         };
         self.hashes.insert(name.to_string(), hash.clone());
@@ -187,7 +208,7 @@ impl Engine {
             return Ok(StageBuild { rows, seconds: started.elapsed().as_secs_f64(), checks, published: false });
         }
         let output = self.out_dir.join(&stage.name);
-        publish_stage_output(&self.out_dir, stage, key, inputs, schema, &batches)?;
+        publish_stage_output(&self.out_dir, stage, key, inputs, schema, &batches).await?;
         self.register(&stage.name, &output, TableSource::Stage).await?;
         Ok(StageBuild { rows, seconds: started.elapsed().as_secs_f64(), checks, published: true })
     }
@@ -308,7 +329,7 @@ fn check_contract(stage: &Stage, schema: &SchemaRef) -> Result<()> {
 
 /// Writes a stage's output and manifest to a fresh hidden folder, then swaps it in for
 /// `out_dir/<name>`. Readers see the old folder or the new one; a failure leaves the old one.
-fn publish_stage_output(
+async fn publish_stage_output(
     out_dir: &Path,
     stage: &Stage,
     key: &str,
@@ -327,15 +348,27 @@ fn publish_stage_output(
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging).map_err(|e| io(&staging, &e))?;
     let batch = arrow::compute::concat_batches(&schema, batches).map_err(|e| io(&staging, &e))?;
-    let part = staging.join(PART_FILE);
-    write_parquet_file(&part, &batch)?;
+    let (files, partitions) = if stage.header.partition_by.is_empty() {
+        let part = staging.join(PART_FILE);
+        write_parquet_file(&part, &batch)?;
+        (vec![part], Vec::new())
+    } else {
+        write_partitions(&staging, stage, schema.clone(), batch.clone()).await?
+    };
+    // The content hash covers every file and its place, in a stable order.
+    let mut listing = String::new();
+    for file in &files {
+        let relative = file.strip_prefix(&staging).unwrap_or(file).display().to_string();
+        listing.push_str(&format!("{relative}={}\n", file_sha256(file).map_err(|e| io(file, &e))?));
+    }
     let manifest = StageManifest {
         stage: name.clone(),
         key: key.to_string(),
         definition: crate::state::definition_hash(stage),
         inputs: inputs.clone(),
-        output_sha256: file_sha256(&part).map_err(|e| io(&part, &e))?,
+        output_sha256: crate::state::sha256_hex(listing.as_bytes()),
         rows: batch.num_rows(),
+        partitions,
     };
     let text = serde_json::to_string_pretty(&manifest).map_err(|e| io(&staging, &e))?;
     std::fs::write(staging.join(MANIFEST_FILE), text).map_err(|e| io(&staging, &e))?;
@@ -345,6 +378,73 @@ fn publish_stage_output(
     std::fs::rename(&staging, &target).map_err(|e| io(&target, &e))?;
     let _ = std::fs::remove_dir_all(&retired);
     Ok(())
+}
+
+/// Writes one file per distinct value of the partition columns to `column=value/part-0.parquet`
+/// (nulls to `column=__null__`), without the partition columns, in value order.
+async fn write_partitions(
+    staging: &Path,
+    stage: &Stage,
+    schema: SchemaRef,
+    batch: RecordBatch,
+) -> Result<(Vec<PathBuf>, Vec<(String, String)>)> {
+    let failed = |message: String| PipelineError::StageFile { file: stage.file.clone(), problem: message };
+    let mut types = Vec::new();
+    for column in &stage.header.partition_by {
+        let field = schema
+            .field_with_name(column)
+            .map_err(|_| failed(format!("partition_by column {column:?} is not in the output")))?;
+        let name = match field.data_type() {
+            DataType::Int32 => "Int32",
+            DataType::Int64 => "Int64",
+            DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => "Utf8",
+            other => {
+                return Err(failed(format!("partition_by column {column:?} is {other}; integer or text columns only")));
+            }
+        };
+        types.push((column.clone(), name.to_string()));
+    }
+    let ctx = SessionContext::new();
+    let table = MemTable::try_new(schema, vec![vec![batch]]).map_err(|e| failed(e.to_string()))?;
+    ctx.register_table("candidate", Arc::new(table)).map_err(|e| failed(e.to_string()))?;
+    let keys = stage.header.partition_by.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ");
+    let distinct = ctx
+        .sql(&format!("SELECT DISTINCT {keys} FROM candidate ORDER BY {keys}"))
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    let mut files = Vec::new();
+    for key_batch in distinct.collect().await.map_err(|e| failed(e.to_string()))? {
+        for row in 0..key_batch.num_rows() {
+            let mut folder = staging.to_path_buf();
+            let mut conditions = Vec::new();
+            for (index, column) in stage.header.partition_by.iter().enumerate() {
+                let array = key_batch.column(index);
+                if array.is_null(row) {
+                    folder.push(format!("{column}=__null__"));
+                    conditions.push(format!("\"{column}\" IS NULL"));
+                    continue;
+                }
+                let value =
+                    arrow::util::display::array_value_to_string(array, row).map_err(|e| failed(e.to_string()))?;
+                folder.push(format!("{column}={}", value.replace(['/', '\\'], "_")));
+                let literal = if types[index].1 == "Utf8" { format!("'{}'", value.replace('\'', "''")) } else { value };
+                conditions.push(format!("\"{column}\" = {literal}"));
+            }
+            let frame = ctx
+                .sql(&format!("SELECT * EXCLUDE ({keys}) FROM candidate WHERE {}", conditions.join(" AND ")))
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+            let part_schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+            let parts = frame.collect().await.map_err(|e| failed(e.to_string()))?;
+            let part = arrow::compute::concat_batches(&part_schema, &parts).map_err(|e| failed(e.to_string()))?;
+            std::fs::create_dir_all(&folder)
+                .map_err(|e| PipelineError::Io { path: folder.clone(), message: e.to_string() })?;
+            let path = folder.join(PART_FILE);
+            write_parquet_file(&path, &part)?;
+            files.push(path);
+        }
+    }
+    Ok((files, types))
 }
 
 fn sorted_entries(folder: &Path) -> Result<Vec<PathBuf>> {

@@ -33,6 +33,10 @@ pub struct StageHeader {
     /// Tables this stage needs that its query does not name (e.g. read only by a check).
     #[serde(default)]
     pub depends_on: Vec<String>,
+    /// Columns whose values split the output into `column=value/` folders (integer or text
+    /// columns). In queries they come after the other columns.
+    #[serde(default)]
+    pub partition_by: Vec<String>,
     /// Column documentation: name → meaning, with units.
     #[serde(default)]
     pub columns: BTreeMap<String, String>,

@@ -28,6 +28,9 @@ pub struct StageManifest {
     /// SHA-256 of the output Parquet file: the content hash downstream stages see.
     pub output_sha256: String,
     pub rows: usize,
+    /// Partition columns and their Arrow types (empty: one file).
+    #[serde(default)]
+    pub partitions: Vec<(String, String)>,
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
