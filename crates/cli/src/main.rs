@@ -103,8 +103,10 @@ enum Command {
     Plan {
         #[command(flatten)]
         selection: Selection,
+        /// Plan as if --force were given to `run`.
         #[arg(long)]
         force: bool,
+        /// Print the plan as JSON instead of text.
         #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
         format: SummaryFormat,
     },
@@ -113,6 +115,7 @@ enum Command {
     Check {
         #[command(flatten)]
         selection: Selection,
+        /// Print the check record as JSON instead of text.
         #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
         format: SummaryFormat,
     },
