@@ -22,16 +22,20 @@ fn fast_client() -> HttpClient {
     .unwrap()
 }
 
-fn china_2846(server: &MockServer, key: Option<&str>) -> Comtrade {
-    let query = ComtradeQuery {
+/// China's imports of HS 2846 in the given years, one year a request.
+fn china_2846_query(years: Vec<i32>) -> ComtradeQuery {
+    ComtradeQuery {
         reporters: vec![156],
         partners: None,
         codes: vec!["2846".into()],
         flows: vec!["M".into()],
-        years: vec![2021, 2022],
+        years,
         years_per_request: 1,
-    };
-    Comtrade::new(&server.uri(), key.map(String::from), query)
+    }
+}
+
+fn china_2846(server: &MockServer, key: Option<&str>) -> Comtrade {
+    Comtrade::new(&server.uri(), key.map(String::from), china_2846_query(vec![2021, 2022]))
 }
 
 fn real_year(year: i32) -> Option<Vec<u8>> {
@@ -145,24 +149,12 @@ async fn retries_429_with_retry_after_and_500_then_succeeds() {
     Mock::given(method("GET")).respond_with(ResponseTemplate::new(500)).up_to_n_times(1).mount(&server).await;
     Mock::given(method("GET")).respond_with(ResponseTemplate::new(200).set_body_bytes(body)).mount(&server).await;
     let raw = tempfile::tempdir().unwrap();
-    let mut source_query = china_2846(&server, None);
-    source_query = Comtrade::new(&server.uri(), None, ComtradeQuery { years: vec![2022], ..query_of(&source_query) });
+    let source = Comtrade::new(&server.uri(), None, china_2846_query(vec![2022]));
     let started = std::time::Instant::now();
-    let (summary, _) = run(&source_query, raw.path(), false).await;
+    let (summary, _) = run(&source, raw.path(), false).await;
     assert_eq!((summary.fetched, summary.retried, summary.failed), (1, 2, 0));
     assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After: 1 was honoured");
     assert_eq!(server.received_requests().await.unwrap().len(), 3);
-}
-
-fn query_of(_: &Comtrade) -> ComtradeQuery {
-    ComtradeQuery {
-        reporters: vec![156],
-        partners: None,
-        codes: vec!["2846".into()],
-        flows: vec!["M".into()],
-        years: vec![2022],
-        years_per_request: 1,
-    }
 }
 
 #[tokio::test]
@@ -181,7 +173,7 @@ async fn truncated_bodies_html_pages_and_error_bodies_are_never_stored() {
         let server = MockServer::start().await;
         Mock::given(method("GET")).respond_with(response).mount(&server).await;
         let raw = tempfile::tempdir().unwrap();
-        let source = Comtrade::new(&server.uri(), None, query_of(&china_2846(&server, None)));
+        let source = Comtrade::new(&server.uri(), None, china_2846_query(vec![2022]));
         let (summary, outcomes) = run(&source, raw.path(), false).await;
         assert_eq!(outcomes, [Outcome::Failed], "{name}");
         assert_eq!(server.received_requests().await.unwrap().len(), 3, "{name}: retried to the limit");
@@ -210,7 +202,7 @@ async fn quota_exceeded_stops_the_source_and_the_next_run_resumes() {
         .mount_as_scoped(&server)
         .await;
     let raw = tempfile::tempdir().unwrap();
-    let query = ComtradeQuery { years: vec![2021, 2022, 2023], ..query_of(&china_2846(&server, None)) };
+    let query = china_2846_query(vec![2021, 2022, 2023]);
     let source = Comtrade::new(&server.uri(), None, query);
     let (first, outcomes) = run(&source, raw.path(), false).await;
     assert!(first.quota_exceeded);
@@ -242,7 +234,7 @@ async fn an_answer_at_the_row_cap_is_split_not_truncated() {
         .await;
     Mock::given(method("GET")).respond_with(ResponseTemplate::new(200).set_body_bytes(body)).mount(&server).await;
     let raw = tempfile::tempdir().unwrap();
-    let query = ComtradeQuery { years: vec![2021, 2022], years_per_request: 2, ..query_of(&china_2846(&server, None)) };
+    let query = ComtradeQuery { years_per_request: 2, ..china_2846_query(vec![2021, 2022]) };
     let (summary, outcomes) = run(&Comtrade::new(&server.uri(), None, query), raw.path(), false).await;
     assert_eq!(outcomes, [Outcome::Split, Outcome::Fetched, Outcome::Fetched]);
     assert_eq!(summary.split, 1);
@@ -270,7 +262,7 @@ async fn the_api_key_travels_only_in_its_header() {
         .mount(&server)
         .await;
     let raw = tempfile::tempdir().unwrap();
-    let source = Comtrade::new(&server.uri(), Some(KEY.into()), query_of(&china_2846(&server, None)));
+    let source = Comtrade::new(&server.uri(), Some(KEY.into()), china_2846_query(vec![2022]));
     let (summary, _) = run(&source, raw.path(), false).await;
     assert_eq!(summary.fetched, 1);
     let request = &server.received_requests().await.unwrap()[0];
@@ -344,7 +336,7 @@ async fn concurrent_downloads_store_every_file_once() {
         .mount(&server)
         .await;
     let raw = tempfile::tempdir().unwrap();
-    let query = ComtradeQuery { years: (2000..2012).collect(), ..query_of(&china_2846(&server, None)) };
+    let query = china_2846_query((2000..2012).collect());
     let source = Comtrade::new(&server.uri(), None, query);
     let mut cache = RawCache::open(raw.path(), "comtrade").unwrap();
     let started = std::time::Instant::now();

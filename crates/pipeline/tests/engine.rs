@@ -1,7 +1,7 @@
 //! The stage engine on small tables: order, checks, blocking vs warn, atomic outputs, skipping.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow::array::{Float64Array, Int32Array, RecordBatch, StringArray};
@@ -261,7 +261,6 @@ async fn plan_says_what_will_run_and_why() {
         reasons,
         [("totals", StageStatus::Run, "stage file changed"), ("shares", StageStatus::Run, "upstream totals runs")]
     );
-    let _: &Path = project.dir.path();
 }
 
 #[tokio::test]
