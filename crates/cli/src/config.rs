@@ -65,6 +65,8 @@ pub struct Paths {
     pub pipelines: Option<PathBuf>,
     /// The raw folder normalize reads (default `<data_dir>/raw`).
     pub raw: Option<PathBuf>,
+    /// The flow model's reference data (default `config/model.toml`).
+    pub model: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]

@@ -24,7 +24,7 @@ use config::Config;
     version,
     about = "Trace rare-earth flows from public statistics: normalize USGS, UN Comtrade and USITC files into Parquet, run SQL stages, query the results.",
     long_about = "reeflow turns public rare-earth statistics (USGS Mineral Commodity Summaries, Minerals Yearbook and DS-140; UN Comtrade; USITC DataWeb) into typed Parquet tables with provenance on every row, runs the SQL stages in pipelines/ over them with Apache DataFusion, and answers ad hoc SQL.\n\nA fresh clone runs offline on the bundled snapshot:\n  reeflow run\n  reeflow sql \"SELECT year, t_reo FROM production WHERE country_iso3='CHN' AND edition='MCS2023' ORDER BY year\"\n\nTo rebuild the tables from the public files:\n  reeflow normalize --raw ../shared/data",
-    after_help = "Tables: production, trade, salient, countries (normalized) and one table per stage in pipelines/. Exit codes: 0 ok, 1 a check failed, 2 error. Logging: RUST_LOG=debug."
+    after_help = "Tables: production, trade, salient, countries (normalized), ref_* (config/model.toml) and one table per stage in pipelines/ (the flow model: trade_reo, trade_flows, mirror_gaps, stage_balance, indicators, coverage, us_china_flows, …). Exit codes: 0 ok, 1 a check failed, 2 error. Logging: RUST_LOG=debug."
 )]
 struct Cli {
     /// The configuration file [default: config/reeflow.toml, when it exists].
@@ -36,6 +36,10 @@ struct Cli {
     /// The folder of SQL stage files [default: pipelines].
     #[arg(long, global = true)]
     pipelines: Option<PathBuf>,
+    /// The flow model's reference data: HS-code stages and REO factors, regions, lane rules,
+    /// edition dates, assumptions [default: config/model.toml].
+    #[arg(long, global = true, env = "REEFLOW_MODEL")]
+    model: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -201,7 +205,11 @@ async fn dispatch(cli: Cli) -> Result<u8> {
             .pipelines
             .or_else(|| config.paths.pipelines.clone())
             .unwrap_or_else(|| PathBuf::from("pipelines")),
-        layout: Layout::new(&data_dir, config.paths.raw.clone()),
+        layout: Layout::new(
+            &data_dir,
+            config.paths.raw.clone(),
+            cli.model.clone().or_else(|| config.paths.model.clone()),
+        ),
         options: config.normalize_options(),
     };
     let layout = &settings.layout;
@@ -241,11 +249,16 @@ pub struct Layout {
     pub normalized: PathBuf,
     pub snapshot: PathBuf,
     pub out: PathBuf,
+    /// The flow model's reference data; `explicit` when the user named it.
+    pub model: PathBuf,
+    pub model_explicit: bool,
 }
 
 impl Layout {
-    fn new(data_dir: &Path, raw: Option<PathBuf>) -> Self {
+    fn new(data_dir: &Path, raw: Option<PathBuf>, model: Option<PathBuf>) -> Self {
         Self {
+            model_explicit: model.is_some(),
+            model: model.unwrap_or_else(|| PathBuf::from(reeflow_reference::DEFAULT_MODEL_FILE)),
             data_dir: data_dir.to_path_buf(),
             raw: raw.unwrap_or_else(|| data_dir.join("raw")),
             normalized: data_dir.join("normalized"),
@@ -268,8 +281,17 @@ impl Layout {
         )
     }
 
-    /// A session over the input tables and the published stage outputs.
+    /// A session over the input tables, the model's reference tables (`ref_*`, from the model
+    /// file) and the published stage outputs. Without a model file (and none named), stages that
+    /// read `ref_*` tables fail naming the missing table.
     pub async fn engine(&self) -> Result<reeflow_pipeline::Engine> {
-        Ok(reeflow_pipeline::Engine::open(&self.input_tables()?, &self.out).await?)
+        let mut engine = reeflow_pipeline::Engine::open(&self.input_tables()?, &self.out).await?;
+        if self.model.exists() || self.model_explicit {
+            let model = reeflow_reference::ModelConfig::load(&self.model)?;
+            for (name, batch) in model.tables(&self.model.display().to_string())? {
+                engine.register_batch(name, batch, &self.model)?;
+            }
+        }
+        Ok(engine)
     }
 }

@@ -124,6 +124,7 @@ async fn print_tables(engine: &Engine) -> Result<()> {
         let kind = match table.source {
             TableSource::Normalized => "normalized",
             TableSource::Stage => "stage",
+            TableSource::Reference => "reference",
         };
         println!(
             "{:<28} {:<10} {:>8} rows  {}",

@@ -1,33 +1,14 @@
 //! End-to-end: the `reeflow` binary on the real files and on the bundled snapshot.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::process::Command;
+
+use common::{reeflow, repo, stdout};
 use reeflow_model::shared_data::shared_data_dir;
 
 const CHINA_MCS2023: &str =
     "SELECT year, t_reo FROM production WHERE country_iso3='CHN' AND edition='MCS2023' ORDER BY year";
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Runs `reeflow` with a data folder and the repository's pipelines.
-fn reeflow(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_reeflow"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .arg("--pipelines")
-        .arg(repo().join("pipelines"))
-        .args(args)
-        .output()
-        .expect("reeflow runs")
-}
-
-fn stdout(output: &Output) -> String {
-    assert!(output.status.success(), "failed: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
 
 #[test]
 fn normalize_run_and_query_the_real_files() {
@@ -37,10 +18,16 @@ fn normalize_run_and_query_the_real_files() {
     assert!(stdout(&normalized).contains("production"));
     let run = reeflow(data.path(), &["run", "--format", "json"]);
     let summary: serde_json::Value = serde_json::from_str(&stdout(&run)).unwrap();
-    assert_eq!(summary["stages"][0]["stage"], "mine_production_share");
-    assert_eq!(summary["stages"][0]["status"], "run");
-    assert!(summary["stages"][0]["rows"].as_u64().unwrap() > 100);
-    assert!(summary["stages"][0]["checks"].as_array().unwrap().iter().all(|c| c["passed"] == true));
+    let stages = summary["stages"].as_array().unwrap();
+    let share = stages.iter().find(|s| s["stage"] == "mine_production_share").unwrap();
+    assert_eq!(share["status"], "run");
+    assert!(share["rows"].as_u64().unwrap() > 100);
+    // Every stage ran and no blocking check failed (warnings allowed).
+    for stage in stages {
+        assert_eq!(stage["status"], "run", "{stage}");
+        let checks = stage["checks"].as_array().unwrap();
+        assert!(checks.iter().all(|c| c["passed"] == true || c["severity"] == "warn"), "{stage}");
+    }
     // Nothing changed: the second run runs no stage, in well under a second of pipeline time.
     let again: serde_json::Value =
         serde_json::from_str(&stdout(&reeflow(data.path(), &["run", "--format", "json"]))).unwrap();
@@ -69,15 +56,9 @@ fn normalize_run_and_query_the_real_files() {
 
 #[test]
 fn a_fresh_clone_runs_on_the_bundled_snapshot() {
-    let data = tempfile::tempdir().unwrap();
-    let snapshot = data.path().join("snapshot");
-    std::fs::create_dir_all(&snapshot).unwrap();
-    for entry in std::fs::read_dir(repo().join("data/snapshot")).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, snapshot.join(path.file_name().unwrap())).unwrap();
-    }
+    let data = common::bundled_snapshot_data_dir();
     let run = reeflow(data.path(), &["run"]);
-    assert!(stdout(&run).contains("ok: 1 ran, 0 skipped"), "{}", String::from_utf8_lossy(&run.stdout));
+    assert!(stdout(&run).contains("ok: 15 ran, 0 skipped"), "{}", String::from_utf8_lossy(&run.stdout));
     assert!(data.path().join("out/mine_production_share/part-0.parquet").exists());
     assert!(!data.path().join("normalized").exists(), "no raw folder: nothing to normalize");
     let query = reeflow(data.path(), &["sql", "--format", "csv", CHINA_MCS2023]);

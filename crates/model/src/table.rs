@@ -40,25 +40,25 @@ impl<T: 'static> Column<T> {
         Self { field: Field::new(name, data_type, nullable), build: Box::new(build) }
     }
 
-    fn text(name: &str, nullable: bool, get: fn(&T) -> Option<&str>) -> Self {
+    pub fn text(name: &str, nullable: bool, get: fn(&T) -> Option<&str>) -> Self {
         Self::new(name, DataType::Utf8, nullable, move |rows| Arc::new(rows.iter().map(get).collect::<StringArray>()))
     }
 
-    fn float(name: &str, get: fn(&T) -> Option<f64>) -> Self {
+    pub fn float(name: &str, get: fn(&T) -> Option<f64>) -> Self {
         Self::new(name, DataType::Float64, true, move |rows| Arc::new(rows.iter().map(get).collect::<Float64Array>()))
     }
 
-    fn int(name: &str, nullable: bool, get: fn(&T) -> Option<i32>) -> Self {
+    pub fn int(name: &str, nullable: bool, get: fn(&T) -> Option<i32>) -> Self {
         Self::new(name, DataType::Int32, nullable, move |rows| Arc::new(rows.iter().map(get).collect::<Int32Array>()))
     }
 
-    fn boolean(name: &str, get: fn(&T) -> bool) -> Self {
+    pub fn boolean(name: &str, get: fn(&T) -> bool) -> Self {
         Self::new(name, DataType::Boolean, false, move |rows| {
             Arc::new(rows.iter().map(|r| Some(get(r))).collect::<BooleanArray>())
         })
     }
 
-    fn date(name: &str, get: fn(&T) -> Option<i32>) -> Self {
+    pub fn date(name: &str, get: fn(&T) -> Option<i32>) -> Self {
         Self::new(name, DataType::Date32, true, move |rows| Arc::new(rows.iter().map(get).collect::<Date32Array>()))
     }
 }

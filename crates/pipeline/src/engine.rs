@@ -29,6 +29,8 @@ pub enum TableSource {
     Normalized,
     /// The output of a stage in `pipelines/`.
     Stage,
+    /// A reference table built from configuration (`config/model.toml`), held in memory.
+    Reference,
 }
 
 /// A registered table.
@@ -120,7 +122,7 @@ impl Engine {
         let _ = self.ctx.deregister_table(name);
         let partitions = match source {
             TableSource::Stage => read_manifest(&self.out_dir, name).map(|m| m.partitions).unwrap_or_default(),
-            TableSource::Normalized => Vec::new(),
+            TableSource::Normalized | TableSource::Reference => Vec::new(),
         };
         let mut partition_cols = Vec::new();
         for (column, data_type) in partitions {
@@ -143,6 +145,30 @@ impl Engine {
         Ok(())
     }
 
+    /// Registers an in-memory table (a reference table built from `origin`, a config file). Its
+    /// content hash is the SHA-256 of its CSV rendering, so stages reading it re-run exactly when
+    /// its rows change (not when a comment in the file does).
+    pub fn register_batch(&mut self, name: &str, batch: RecordBatch, origin: &Path) -> Result<()> {
+        let table_error =
+            |message: String| PipelineError::Table { table: name.to_string(), path: origin.to_path_buf(), message };
+        let mut csv = Vec::new();
+        {
+            let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(&mut csv);
+            writer.write(&batch).map_err(|e| table_error(e.to_string()))?;
+        }
+        let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(|e| table_error(e.to_string()))?;
+        let _ = self.ctx.deregister_table(name);
+        self.ctx.register_table(name, Arc::new(table)).map_err(|e| table_error(e.to_string()))?;
+        self.tables.retain(|t| t.name != name);
+        self.tables.push(RegisteredTable {
+            name: name.to_string(),
+            path: origin.to_path_buf(),
+            source: TableSource::Reference,
+        });
+        self.hashes.insert(name.to_string(), crate::state::sha256_hex(&csv));
+        Ok(())
+    }
+
     /// The content hash of a registered table: SHA-256 of a normalized file, or the output hash
     /// recorded in a stage's manifest. None for a table that is not registered.
     pub fn content_hash(&mut self, name: &str) -> Result<Option<String>> {
@@ -153,6 +179,13 @@ impl Engine {
             return Ok(None);
         };
         let hash = match table.source {
+            TableSource::Reference => {
+                return Err(PipelineError::Table {
+                    table: name.to_string(),
+                    path: table.path.clone(),
+                    message: "reference table registered without its content hash".into(),
+                });
+            }
             TableSource::Normalized => file_sha256(&table.path)
                 .map_err(|e| PipelineError::Io { path: table.path.clone(), message: e.to_string() })?,
             TableSource::Stage => match read_manifest(&self.out_dir, name) {
@@ -190,6 +223,8 @@ impl Engine {
         check_contract(stage, &schema)?;
         let batches = frame.collect().await.map_err(|e| failed(e.to_string()))?;
         let rows = batches.iter().map(RecordBatch::num_rows).sum();
+        // The executed batches carry the physical schema (nullability can differ from the plan's).
+        let schema = batches.first().map(RecordBatch::schema).unwrap_or(schema);
 
         // Checks see the candidate under the stage's own name; the published table is restored
         // if a blocking check fails.

@@ -1,0 +1,208 @@
+//! The flow model (pipelines/model) on the bundled snapshot: the published figures of METHOD.md
+//! reproduced from the real statistics, the checks that guard the model, and traceability.
+
+mod common;
+
+use std::sync::OnceLock;
+
+use common::{bundled_snapshot_data_dir, query, reeflow, reeflow_with_model, repo};
+
+/// One model run on the bundled snapshot, shared by the tests that only read its outputs.
+fn model() -> &'static std::path::Path {
+    static DATA: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DATA.get_or_init(|| {
+        let data = bundled_snapshot_data_dir();
+        let run = reeflow(data.path(), &["run", "--format", "json"]);
+        assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+        data
+    })
+    .path()
+}
+
+fn f64_of(row: &serde_json::Value, column: &str) -> f64 {
+    row[column].as_f64().unwrap_or_else(|| panic!("{column} in {row}"))
+}
+
+#[test]
+fn the_us_is_a_net_exporter_of_concentrate_and_compounds_from_2018() {
+    // From trade: US net exports at the mining and separation stages together (t REO), with the
+    // low factors as well as the central ones.
+    let rows = query(
+        model(),
+        "SELECT year, sum(value) AS net, sum(value_low) AS net_low FROM indicators \
+         WHERE region = 'USA' AND indicator = 'net_exports_t_reo' AND stage IN ('mining', 'separation') \
+         AND year BETWEEN 2018 AND 2023 GROUP BY year ORDER BY year",
+    );
+    assert_eq!(rows.len(), 6, "{rows:?}");
+    for row in &rows {
+        assert!(f64_of(row, "net") > 0.0 && f64_of(row, "net_low") > 0.0, "{row}");
+    }
+    // Before 2018 (Mountain Pass idle) the US was a net importer.
+    let before = query(
+        model(),
+        "SELECT sum(value) AS net FROM indicators WHERE region = 'USA' AND indicator = 'net_exports_t_reo' \
+         AND stage IN ('mining', 'separation') AND year = 2017",
+    );
+    assert!(f64_of(&before[0], "net") < 0.0, "{before:?}");
+    // From USGS's own statistics (MCS2023): exports of ores and compounds 17,900 t REO in 2018
+    // against imports of compounds of 10,800 t; net import reliance for concentrate "E".
+    let salient = query(
+        model(),
+        "SELECT statistic, value, flag FROM salient WHERE edition = 'MCS2023' AND year = 2018 \
+         AND statistic IN ('exports_ores_compounds', 'imports_compounds', 'nir_concentrate') ORDER BY statistic",
+    );
+    assert_eq!(salient[0]["value"], 17900.0);
+    assert_eq!(salient[1]["value"], 10800.0);
+    assert_eq!(salient[2]["flag"], "E");
+}
+
+#[test]
+fn chinas_share_of_world_mine_production_per_edition_used() {
+    // As first published (MCS2022, MCS2023, MCS2024): 60, 70 and 69 %.
+    let first = query(
+        model(),
+        "SELECT r.year, round(r.first_t_reo / w.first_t_reo * 100) AS pct, r.first_edition FROM production_revisions AS r \
+         JOIN production_revisions AS w ON w.year = r.year AND w.stage = 'mining' AND w.country_iso3 = 'WLD' \
+         AND w.edition = w.first_edition \
+         WHERE r.country_iso3 = 'CHN' AND r.stage = 'mining' AND r.edition = r.first_edition \
+         AND r.year BETWEEN 2021 AND 2023 AND r.first_edition = w.first_edition ORDER BY r.year",
+    );
+    let pct: Vec<f64> = first.iter().map(|r| f64_of(r, "pct")).collect();
+    assert_eq!(pct, vec![60.0, 70.0, 69.0], "{first:?}");
+    // The model's indicator uses the newest edition printing both: MYB2022 for 2021-2022
+    // (168,000 of 290,000; 210,000 of 297,000), MCS2024 for 2023 (240,000 of 350,000).
+    let newest = query(
+        model(),
+        "SELECT year, value, note FROM indicators WHERE region = 'CHN' AND indicator = 'mine_share_world' \
+         AND year BETWEEN 2021 AND 2023 ORDER BY year",
+    );
+    let expected =
+        [(168_000.0 / 290_000.0, "MYB2022"), (210_000.0 / 297_000.0, "MYB2022"), (240_000.0 / 350_000.0, "MCS2024")];
+    for (row, (share, edition)) in newest.iter().zip(expected) {
+        assert!((f64_of(row, "value") - share).abs() < 1e-9, "{row}");
+        assert!(row["note"].as_str().unwrap().ends_with(edition), "{row}");
+    }
+}
+
+#[test]
+fn the_concentrate_factor_cross_check_lands_in_range_for_2018_to_2020() {
+    let rows = query(
+        model(),
+        "SELECT year, implied_factor, shipments_basis FROM concentrate_factor_check WHERE year BETWEEN 2018 AND 2020 ORDER BY year",
+    );
+    assert_eq!(rows.len(), 3);
+    for row in &rows {
+        let factor = f64_of(row, "implied_factor");
+        assert!((0.53..=0.65).contains(&factor), "{row}");
+    }
+    // 2018: 17,900 t REO (MCS2023) over 32,657,416 kg shipped (USITC domestic exports to China).
+    assert!((f64_of(&rows[0], "implied_factor") - 17_900.0 / 32_657.416).abs() < 1e-9);
+    assert_eq!(rows[0]["shipments_basis"], "us_reported_exports");
+}
+
+#[test]
+fn chinas_2022_compound_imports_are_44748_tonnes_and_partners_sum_to_world() {
+    let world = query(
+        model(),
+        "SELECT world_kg, world_value_usd, partners_complete FROM trade_partner_coverage \
+         WHERE year = 2022 AND reporter = 'CHN' AND flow = 'M' AND hs_code = '2846' AND source_file LIKE '%2022.json'",
+    );
+    assert_eq!((f64_of(&world[0], "world_kg") / 1000.0).round(), 44_748.0);
+    assert_eq!(world[0]["world_value_usd"], 1_063_610_537.0);
+    assert_eq!(world[0]["partners_complete"], true);
+    // Every year of China's 2846 imports has a complete partner breakdown.
+    let years = query(
+        model(),
+        "SELECT count(*) AS n FROM trade_partner_coverage WHERE reporter = 'CHN' AND flow = 'M' AND hs_code = '2846' \
+         AND source_file LIKE 'cmrs-v3/%' AND partners_complete",
+    );
+    assert_eq!(years[0]["n"], 32);
+    // The bilateral rows the model uses carry the same tonnage (areas n.e.s. excluded).
+    let bilateral = query(
+        model(),
+        "SELECT sum(gross_kg) AS kg FROM trade_reo WHERE year = 2022 AND importer = 'CHN' AND reported_by = 'importer' \
+         AND hs_code = '2846' AND used_in_model",
+    );
+    assert!((f64_of(&bilateral[0], "kg") / 1000.0 - 44_748.358).abs() < 1.0, "{bilateral:?}");
+}
+
+#[test]
+fn us_to_china_flows_are_reconciled_by_a_recorded_rule_and_traceable() {
+    // 2018: both sides booked the Mountain Pass concentrate under 2846; China reported no ore
+    // heading that year, so its side is partial and the US report (32,657,416 kg) is used.
+    let flow = query(
+        model(),
+        "SELECT rule, importer_gap, gross_kg, t_reo, t_reo_low, t_reo_high, sources FROM trade_flows \
+         WHERE year = 2018 AND exporter = 'USA' AND importer = 'CHN' AND stage = 'mining'",
+    );
+    assert_eq!(flow[0]["rule"], "exporter_fallback");
+    assert_eq!(flow[0]["gross_kg"], 32_657_416.0);
+    assert!((f64_of(&flow[0], "t_reo") - 32_657.416 * 0.60).abs() < 1e-6);
+    assert!((f64_of(&flow[0], "t_reo_low") - 32_657.416 * 0.53).abs() < 1e-6);
+    assert!((f64_of(&flow[0], "t_reo_high") - 32_657.416 * 0.70).abs() < 1e-6);
+    assert!(flow[0]["sources"].as_str().unwrap().contains("us_domestic_exports"), "{flow:?}");
+    // The mirror table keeps both reports and the gap.
+    let mirror = query(
+        model(),
+        "SELECT status, exporter_kg, importer_kg, round(kg_gap_pct) AS gap FROM mirror_gaps \
+         WHERE year = 2018 AND exporter = 'USA' AND importer = 'CHN' AND stage = 'mining' AND hs_code = '2846'",
+    );
+    assert_eq!(mirror[0]["status"], "both");
+    assert_eq!(mirror[0]["gap"], -22.0);
+    // Every flow and every model trade row names the files it came from.
+    let untraced = query(
+        model(),
+        "SELECT (SELECT count(*) FROM trade_flows WHERE sources IS NULL OR editions IS NULL) \
+              + (SELECT count(*) FROM trade_reo WHERE source_file IS NULL OR edition IS NULL) \
+              + (SELECT count(*) FROM production_by_stage WHERE source_file IS NULL OR edition IS NULL) AS n",
+    );
+    assert_eq!(untraced[0]["n"], 0);
+}
+
+#[test]
+fn the_mass_balance_names_its_inputs_and_stays_null_on_gaps() {
+    // US mining 2019: P 28,000 (MYB2022) + M 0 (assumption) against separation input 0 (MCS2024)
+    // + X 27,361 (45,601,328 kg × 0.60): U = -639 t REO.
+    let row = query(
+        model(),
+        "SELECT production_t_reo, imports_t_reo, exports_t_reo, next_stage_input_t_reo, unregistered_t_reo, \
+         unregistered_t_reo_low, unregistered_t_reo_high, imports_basis, assumptions, inputs FROM stage_balance \
+         WHERE region = 'USA' AND year = 2019 AND stage = 'mining'",
+    );
+    let row = &row[0];
+    assert_eq!(row["production_t_reo"], 28_000.0);
+    assert_eq!(row["imports_basis"], "assumption");
+    assert!((f64_of(row, "unregistered_t_reo") - (45_601.328 * 0.60 - 28_000.0)).abs() < 1e-6, "{row}");
+    assert!(f64_of(row, "unregistered_t_reo_low") < f64_of(row, "unregistered_t_reo"));
+    assert!(row["assumptions"].as_str().unwrap().contains("imports: The US imports no rare-earth concentrate"));
+    assert!(row["inputs"].as_str().unwrap().contains("MYB2022"), "{row}");
+    // No metal production statistic exists for China: its metal-stage U is null, and coverage
+    // says so rather than showing a zero.
+    let gap = query(
+        model(),
+        "SELECT b.unregistered_t_reo, c.status FROM stage_balance AS b JOIN coverage AS c \
+         ON c.table_name = 'stage_balance' AND c.region = b.region AND c.year = b.year AND c.stage = b.stage \
+         AND c.item = 'unregistered' WHERE b.region = 'CHN' AND b.year = 2022 AND b.stage = 'metal'",
+    );
+    assert!(gap[0]["unregistered_t_reo"].is_null());
+    assert_eq!(gap[0]["status"], "gap");
+}
+
+#[test]
+fn a_disordered_factor_range_fails_the_run_and_blocks_the_model() {
+    let text = std::fs::read_to_string(repo().join("config/model.toml")).unwrap();
+    let broken = text.replacen("reo_low = 0.53\nreo_mid = 0.60", "reo_low = 0.65\nreo_mid = 0.60", 1);
+    assert_ne!(broken, text, "the shipped 253090 factor block moved; update this test");
+    let dir = tempfile::tempdir().unwrap();
+    let model_file = dir.path().join("model.toml");
+    std::fs::write(&model_file, broken).unwrap();
+    let data = bundled_snapshot_data_dir();
+    let run = reeflow_with_model(data.path(), &model_file, &["run", "--format", "json"]);
+    assert_eq!(run.status.code(), Some(1), "{}", String::from_utf8_lossy(&run.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let factors = summary["stages"].as_array().unwrap().iter().find(|s| s["stage"] == "reo_factors").unwrap();
+    let failed: Vec<_> = factors["checks"].as_array().unwrap().iter().filter(|c| c["passed"] == false).collect();
+    assert_eq!(failed.len(), 1, "{factors}");
+    assert_eq!(failed[0]["check"], "sql:factor_low_mid_high_ordered");
+    assert!(!data.path().join("out/stage_balance").exists(), "downstream stages are blocked");
+}

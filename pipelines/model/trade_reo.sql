@@ -1,0 +1,167 @@
+/*
+description = "Every bilateral trade report (no World or aggregate partners) as exporter → importer, with its stage, gross weight, FOB-comparable value and tonnes of REO (low/mid/high), and whether the model uses it."
+grain = ["year", "exporter", "importer", "reported_by", "hs_code", "quantity_unit", "source_file"]
+
+[schema]
+year = "Int32"
+exporter = "Utf8"
+importer = "Utf8"
+reported_by = "Utf8"
+hs_code = "Utf8"
+stage = "Utf8"
+gross_kg = "Float64"
+value_usd = "Float64"
+value_fob_usd = "Float64"
+t_reo_low = "Float64"
+t_reo = "Float64"
+t_reo_high = "Float64"
+used_in_model = "Boolean"
+
+[checks]
+not_null = ["stage", "exporter", "importer", "source_file", "edition"]
+accepted_values = { reported_by = ["exporter", "importer"], stage = ["mining", "separation", "metal", "magnet"] }
+relationships = { factor_code = "reo_factors.hs_code" }
+
+[checks.sql]
+no_negative_quantities = """
+SELECT * FROM trade_reo WHERE gross_kg < 0 OR value_usd < 0 OR t_reo_low < 0
+"""
+reo_low_mid_high_ordered = """
+SELECT * FROM trade_reo WHERE t_reo_low > t_reo OR t_reo > t_reo_high
+"""
+# The model uses one source (and file) per side, lane, year and code.
+one_report_per_side_in_model = """
+SELECT year, exporter, importer, reported_by, hs_code, count(DISTINCT source_file) AS files
+FROM trade_reo WHERE used_in_model
+GROUP BY year, exporter, importer, reported_by, hs_code
+HAVING count(DISTINCT source_file) > 1
+"""
+
+[columns]
+year = "Calendar year of the trade."
+exporter = "ISO3 of the exporting country (the reporter for exports, the partner for imports)."
+importer = "ISO3 of the importing country."
+exporter_region = "Model region of the exporter (config/model.toml; ROW for every other country)."
+importer_region = "Model region of the importer."
+reported_by = "Which side's customs reported this row: exporter or importer."
+reporter = "ISO3 of the reporting country."
+flow = "Flow code as reported: M imports, X exports, DX US domestic exports."
+hs_code = "HS code as reported (heading or subheading)."
+stage = "Supply-chain stage of the goods: the code's stage, or the lane rule's (see stage_rule)."
+stage_rule = "'code' when the code's stage applies; otherwise the config lane rule that moved the report to another stage."
+factor_code = "The HS code whose REO factor converts this report (differs from hs_code under a lane rule)."
+quantity_unit = "Unit of the source quantity (kg, number, none); a source may split one code's value by unit."
+gross_kg = "Weight of product in kg as reported; null when unknown (no weight, or a zero weight beside a positive value)."
+weight_status = "reported, zero (a reported zero with zero value), missing (no weight for this row)."
+value_usd = "Trade value in US dollars as reported."
+value_basis = "CIF (importer, incl. freight and insurance), FOB, FAS, or CUSTOMS (US customs value, FOB-like)."
+value_fob_usd = "value_usd on an FOB basis: CIF values divided by ref_settings.cif_fob_factor; others as reported."
+reo_low = "Factor used for t_reo_low (t REO per t product)."
+reo_mid = "Factor used for t_reo."
+reo_high = "Factor used for t_reo_high."
+t_reo_low = "gross_kg / 1000 × reo_low: tonnes of REO, lower bound; null when weight or factor is unknown."
+t_reo = "gross_kg / 1000 × reo_mid: tonnes of REO, central estimate."
+t_reo_high = "gross_kg / 1000 × reo_high: tonnes of REO, upper bound."
+is_estimated = "The source flags the figure as estimated."
+used_in_model = "True when this row is the report the model uses for its side of the flow (see not_used_reason)."
+not_used_reason = "Why a report is kept but not used: a source earlier in ref_settings.source_precedence (or a newer retrieval) reports the same side; or the heading is superseded by a reported subheading."
+source = "Publisher of the report (comtrade, usitc_dataweb)."
+source_file = "Raw file the row was read from."
+edition = "Edition or retrieval of the source (e.g. comtrade:2026-07-10, USITC download)."
+*/
+WITH settings AS (
+    SELECT cif_fob_factor, string_to_array(source_precedence, ',') AS precedence FROM ref_settings
+),
+reports AS (
+    SELECT
+        t.*,
+        CASE WHEN t.flow = 'M' THEN t.partner_iso3 ELSE t.reporter_iso3 END AS exporter,
+        CASE WHEN t.flow = 'M' THEN t.reporter_iso3 ELSE t.partner_iso3 END AS importer,
+        CASE WHEN t.flow = 'M' THEN 'importer' ELSE 'exporter' END AS reported_by
+    FROM trade AS t
+    WHERE NOT t.is_aggregate AND t.flow IN ('M', 'X', 'DX') AND t.partner_iso3 IS NOT NULL
+),
+classified AS (
+    SELECT
+        r.*,
+        COALESCE(l.stage, c.stage) AS model_stage,
+        CASE WHEN l.stage IS NULL THEN 'code' ELSE concat('lane: ', l.reason) END AS stage_rule,
+        COALESCE(l.factor_code, r.hs_code) AS factor_code,
+        COALESCE(r.qty_unit, 'none') AS quantity_unit,
+        CASE
+            WHEN r.net_weight_kg > 0 THEN r.net_weight_kg
+            WHEN r.net_weight_kg = 0 AND COALESCE(r.value_usd, 0) = 0 THEN 0.0
+            WHEN r.net_weight_kg IS NULL AND r.qty_unit IN ('kg', 'kilograms') THEN r.qty
+        END AS gross_kg,
+        CASE
+            WHEN r.net_weight_kg > 0 THEN 'reported'
+            WHEN r.net_weight_kg = 0 AND COALESCE(r.value_usd, 0) = 0 THEN 'zero'
+            WHEN r.net_weight_kg IS NULL AND r.qty_unit IN ('kg', 'kilograms') AND r.qty IS NOT NULL THEN 'reported'
+            ELSE 'missing'
+        END AS weight_status,
+        CASE WHEN r.value_basis = 'CIF' THEN r.value_usd / s.cif_fob_factor ELSE r.value_usd END AS value_fob_usd,
+        COALESCE(array_position(s.precedence, r.source), 1000) AS source_rank
+    FROM reports AS r
+    CROSS JOIN settings AS s
+    LEFT JOIN ref_hs_codes AS c ON c.hs_code = r.hs_code
+    LEFT JOIN ref_lanes AS l
+        ON l.exporter = r.exporter AND l.importer = r.importer AND l.hs_code = r.hs_code
+        AND (l.reported_by = r.reported_by OR l.reported_by = 'both')
+        AND r.year >= l.first_year AND (l.last_year IS NULL OR r.year <= l.last_year)
+),
+ranked AS (
+    SELECT
+        c.*,
+        dense_rank() OVER (
+            PARTITION BY year, exporter, importer, reported_by, hs_code
+            ORDER BY source_rank, edition DESC, source_file
+        ) AS file_rank
+    FROM classified AS c
+),
+with_subheadings AS (
+    SELECT
+        r.*,
+        max(CASE WHEN length(hs_code) > 4 AND file_rank = 1 THEN 1 ELSE 0 END) OVER (
+            PARTITION BY year, exporter, importer, reported_by, substr(hs_code, 1, 4)
+        ) AS has_subheading
+    FROM ranked AS r
+)
+SELECT
+    w.year,
+    w.exporter,
+    w.importer,
+    COALESCE(xe.region, 'ROW') AS exporter_region,
+    COALESCE(xi.region, 'ROW') AS importer_region,
+    w.reported_by,
+    w.reporter_iso3 AS reporter,
+    w.flow,
+    w.hs_code,
+    w.model_stage AS stage,
+    w.stage_rule,
+    w.factor_code,
+    w.quantity_unit,
+    w.gross_kg,
+    w.weight_status,
+    w.value_usd,
+    w.value_basis,
+    w.value_fob_usd,
+    f.reo_low,
+    f.reo_mid,
+    f.reo_high,
+    w.gross_kg / 1000.0 * f.reo_low AS t_reo_low,
+    w.gross_kg / 1000.0 * f.reo_mid AS t_reo,
+    w.gross_kg / 1000.0 * f.reo_high AS t_reo_high,
+    w.is_estimated,
+    (w.file_rank = 1 AND NOT (length(w.hs_code) = 4 AND w.has_subheading = 1)) AS used_in_model,
+    CASE
+        WHEN w.file_rank > 1 THEN 'same side reported by a preferred source or newer retrieval'
+        WHEN length(w.hs_code) = 4 AND w.has_subheading = 1 THEN 'heading superseded by a reported subheading'
+    END AS not_used_reason,
+    w.source,
+    w.source_file,
+    w.edition
+FROM with_subheadings AS w
+LEFT JOIN reo_factors AS f ON f.hs_code = w.factor_code
+LEFT JOIN ref_regions AS xe ON xe.iso3 = w.exporter
+LEFT JOIN ref_regions AS xi ON xi.iso3 = w.importer
+ORDER BY w.year, w.exporter, w.importer, w.reported_by, w.hs_code, w.quantity_unit, w.source_file
