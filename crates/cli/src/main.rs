@@ -291,6 +291,12 @@ impl Layout {
             for (name, batch) in model.tables(&self.model.display().to_string())? {
                 engine.register_batch(name, batch, &self.model)?;
             }
+        } else {
+            eprintln!(
+                "note: no model file {} here: the ref_* tables the flow model reads are missing \
+                 (run from the repository, or pass --model FILE)",
+                self.model.display()
+            );
         }
         Ok(engine)
     }
