@@ -213,6 +213,14 @@ async fn dispatch(cli: Cli) -> Result<u8> {
         options: config.normalize_options(),
     };
     let layout = &settings.layout;
+    // Commands that write under the data folder hold its lock; queries do not need it.
+    let _lock = match &cli.command {
+        Command::Fetch { .. } => Some(lock_data_dir(layout, "reeflow fetch")?),
+        Command::Normalize { .. } => Some(lock_data_dir(layout, "reeflow normalize")?),
+        Command::Run { .. } => Some(lock_data_dir(layout, "reeflow run")?),
+        Command::Check { .. } => Some(lock_data_dir(layout, "reeflow check")?),
+        _ => None,
+    };
     match cli.command {
         Command::Fetch { source, comtrade, refresh, dry_run, format } => {
             fetch::fetch(&settings, &config, source, &comtrade, refresh, dry_run, format).await
@@ -240,6 +248,18 @@ async fn dispatch(cli: Cli) -> Result<u8> {
         Command::Tables => sql::tables(&settings).await,
         Command::Docs { output, check } => stages::docs(&settings, &output, check),
     }
+}
+
+/// Takes the data folder's one-writer lock, saying so when it clears one left by a dead process.
+fn lock_data_dir(layout: &Layout, command: &str) -> Result<reeflow_pipeline::DataLock> {
+    let lock = reeflow_pipeline::DataLock::acquire(&layout.data_dir, command)?;
+    if let Some(stale) = &lock.cleared_stale {
+        eprintln!(
+            "note: cleared a stale lock of pid {} (`{}`, started {}): that process is gone",
+            stale.pid, stale.command, stale.started_at
+        );
+    }
+    Ok(lock)
 }
 
 /// Where each kind of data lives under the data folder.

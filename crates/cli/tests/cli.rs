@@ -192,3 +192,34 @@ fn fetch_dry_run_plans_against_the_configured_mirror_without_the_key() {
     assert!(!String::from_utf8_lossy(&output.stderr).contains("reeflow-secret-test-key"));
     assert!(!data.path().join("raw").exists(), "a dry run writes nothing");
 }
+
+#[test]
+fn a_second_writer_is_refused_and_a_stale_lock_is_recovered() {
+    let data = common::bundled_snapshot_data_dir();
+    // A live reeflow process (an idle prompt) is recorded as the holder of the data folder.
+    let mut holder = Command::new(env!("CARGO_BIN_EXE_reeflow"))
+        .arg("--data-dir")
+        .arg(data.path())
+        .arg("sql")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = data.path().join(".reeflow.lock");
+    let record = format!(r#"{{"pid":{},"command":"reeflow run","started_at":"2026-11-28T12:00:00Z"}}"#, holder.id());
+    std::fs::write(&lock, record).unwrap();
+    let refused = reeflow(data.path(), &["run"]);
+    assert_eq!(refused.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(message.contains(&format!("in use by pid {}", holder.id())), "{message}");
+    assert!(message.contains("started 2026-11-28T12:00:00Z"), "{message}");
+    assert!(!data.path().join("out").exists(), "the refused run wrote nothing");
+    // The holder is killed: its lock is stale, the next run clears it, runs, and releases it.
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let recovered = reeflow(data.path(), &["run"]);
+    assert!(String::from_utf8_lossy(&recovered.stderr).contains("cleared a stale lock"));
+    stdout(&recovered);
+    assert!(!lock.exists(), "released when the run ended");
+}
