@@ -36,18 +36,25 @@ WITH usgs AS (
     ) WHERE pick = 1
 ),
 shipments AS (
+    -- China's ore (253090) imports from the US where the data have them, else the US-reported
+    -- shipments of the mining-stage lane.
     SELECT year,
-           CASE WHEN sum(CASE WHEN hs_code LIKE '2530%' AND reported_by = 'importer' THEN gross_kg END) > 0
-                THEN sum(CASE WHEN hs_code LIKE '2530%' AND reported_by = 'importer' THEN gross_kg END)
-                ELSE sum(CASE WHEN reported_by = 'exporter' THEN gross_kg END) END / 1000.0 AS shipments_gross_t,
-           CASE WHEN sum(CASE WHEN hs_code LIKE '2530%' AND reported_by = 'importer' THEN gross_kg END) > 0
-                THEN 'china_253090_imports' ELSE 'us_reported_exports' END AS shipments_basis,
-           CASE WHEN sum(CASE WHEN hs_code LIKE '2530%' AND reported_by = 'importer' THEN gross_kg END) > 0
-                THEN max(CASE WHEN hs_code LIKE '2530%' AND reported_by = 'importer' THEN source_file END)
-                ELSE max(CASE WHEN reported_by = 'exporter' THEN source_file END) END AS shipments_source_file
-    FROM trade_reo
-    WHERE used_in_model AND exporter = 'USA' AND importer = 'CHN' AND stage = 'mining'
-    GROUP BY year
+           CASE WHEN china_ore_kg > 0 THEN china_ore_kg ELSE us_reported_kg END / 1000.0 AS shipments_gross_t,
+           CASE WHEN china_ore_kg > 0 THEN 'china_253090_imports' ELSE 'us_reported_exports' END AS shipments_basis,
+           CASE WHEN china_ore_kg > 0 THEN china_ore_file ELSE us_reported_file END AS shipments_source_file
+    FROM (
+        SELECT year,
+               sum(CASE WHEN china_ore THEN gross_kg END) AS china_ore_kg,
+               max(CASE WHEN china_ore THEN source_file END) AS china_ore_file,
+               sum(CASE WHEN reported_by = 'exporter' THEN gross_kg END) AS us_reported_kg,
+               max(CASE WHEN reported_by = 'exporter' THEN source_file END) AS us_reported_file
+        FROM (
+            SELECT *, (hs_code LIKE '2530%' AND reported_by = 'importer') AS china_ore
+            FROM trade_reo
+            WHERE used_in_model AND exporter = 'USA' AND importer = 'CHN' AND stage = 'mining'
+        )
+        GROUP BY year
+    )
 )
 SELECT u.year, u.usgs_exports_t_reo, u.usgs_edition, s.shipments_gross_t, s.shipments_basis, s.shipments_source_file,
        u.usgs_exports_t_reo / s.shipments_gross_t AS implied_factor

@@ -23,6 +23,11 @@ status = "data: from the region's own complete statistics; partial: some partner
 detail = "What the status rests on or what is missing."
 */
 WITH b AS (SELECT * FROM stage_balance),
+trade_terms AS (
+    SELECT region, year, stage, 'imports' AS item, imports_basis AS basis, imports_complete AS own_complete FROM b
+    UNION ALL
+    SELECT region, year, stage, 'exports', exports_basis, exports_complete FROM b
+),
 balance_terms AS (
     SELECT 'stage_balance' AS table_name, region, year, stage, 'production' AS item,
            CASE WHEN production_t_reo IS NULL THEN 'gap' ELSE 'data' END AS status,
@@ -30,23 +35,14 @@ balance_terms AS (
                 ELSE regexp_replace(inputs, '; next stage.*', '') END AS detail
     FROM b
     UNION ALL
-    SELECT 'stage_balance', region, year, stage, 'imports',
-           CASE WHEN imports_basis IS NULL THEN 'gap' WHEN imports_basis = 'assumption' THEN 'assumption'
-                WHEN imports_complete THEN 'data' ELSE 'partial' END,
-           CASE WHEN imports_basis IS NULL THEN 'no trade report with a REO factor and no assumption'
-                WHEN imports_basis = 'assumption' THEN 'see stage_balance.assumptions'
-                WHEN imports_complete THEN 'own customs, all partners'
+    SELECT 'stage_balance', region, year, stage, item,
+           CASE WHEN basis IS NULL THEN 'gap' WHEN basis = 'assumption' THEN 'assumption'
+                WHEN own_complete THEN 'data' ELSE 'partial' END,
+           CASE WHEN basis IS NULL THEN 'no trade report with a REO factor and no assumption'
+                WHEN basis = 'assumption' THEN 'see stage_balance.assumptions'
+                WHEN own_complete THEN 'own customs, all partners'
                 ELSE 'some partners or partner reports only: a lower bound' END
-    FROM b
-    UNION ALL
-    SELECT 'stage_balance', region, year, stage, 'exports',
-           CASE WHEN exports_basis IS NULL THEN 'gap' WHEN exports_basis = 'assumption' THEN 'assumption'
-                WHEN exports_complete THEN 'data' ELSE 'partial' END,
-           CASE WHEN exports_basis IS NULL THEN 'no trade report with a REO factor and no assumption'
-                WHEN exports_basis = 'assumption' THEN 'see stage_balance.assumptions'
-                WHEN exports_complete THEN 'own customs, all partners'
-                ELSE 'some partners or partner reports only: a lower bound' END
-    FROM b
+    FROM trade_terms
     UNION ALL
     SELECT 'stage_balance', region, year, stage, 'next_stage_input',
            CASE WHEN next_stage_input_t_reo IS NULL THEN 'gap' ELSE 'data' END,
@@ -65,12 +61,12 @@ balance_terms AS (
 ),
 flow_cover AS (
     SELECT 'trade_flows' AS table_name, region, year, stage, 'flows_t_reo' AS item,
-           CASE WHEN with_reo = 0 THEN 'partial' WHEN without_reo > 0 THEN 'partial' ELSE 'data' END AS status,
+           CASE WHEN without_reo > 0 THEN 'partial' ELSE 'data' END AS status,
            concat(CAST(flows AS VARCHAR), ' flows in the data',
                   CASE WHEN without_reo > 0 THEN concat(', ', CAST(without_reo AS VARCHAR),
                        ' without t REO (no factor for their code: gross weight only)') ELSE '' END) AS detail
     FROM (
-        SELECT region, year, stage, count(*) AS flows, count(t_reo) AS with_reo, count(*) - count(t_reo) AS without_reo
+        SELECT region, year, stage, count(*) AS flows, count(*) - count(t_reo) AS without_reo
         FROM (
             SELECT exporter_region AS region, year, stage, t_reo FROM trade_flows
             UNION ALL

@@ -63,11 +63,13 @@ reliance AS (
     WHERE production_t_reo IS NOT NULL AND imports_t_reo IS NOT NULL AND exports_t_reo IS NOT NULL
       AND production_t_reo + imports_t_reo - exports_t_reo > 0
 ),
-partner_imports AS (
-    SELECT year, importer_region AS region, exporter_region AS partner, stage, sum(t_reo) AS t_reo
+region_flows AS (
+    -- Flows between regions (t REO, where known), the basis of partner shares and balances.
+    SELECT year, exporter_region, importer_region, stage,
+           sum(t_reo) AS t_reo, sum(t_reo_low) AS t_reo_low, sum(t_reo_high) AS t_reo_high
     FROM trade_flows
     WHERE importer_region <> exporter_region AND t_reo IS NOT NULL AND year >= 2000
-    GROUP BY year, importer_region, exporter_region, stage
+    GROUP BY year, exporter_region, importer_region, stage
 ),
 partner_share AS (
     SELECT p.year, p.region, p.stage, 'import_partner_share' AS indicator, p.partner,
@@ -77,7 +79,11 @@ partner_share AS (
            COALESCE(b.imports_complete, false) AS complete,
            CASE WHEN COALESCE(b.imports_complete, false) THEN 'share of imports the region reported'
                 ELSE 'share of imports seen in partner reports only' END AS note
-    FROM (SELECT *, sum(t_reo) OVER (PARTITION BY year, region, stage) AS total_t_reo FROM partner_imports) AS p
+    FROM (
+        SELECT year, importer_region AS region, exporter_region AS partner, stage, t_reo,
+               sum(t_reo) OVER (PARTITION BY year, importer_region, stage) AS total_t_reo
+        FROM region_flows
+    ) AS p
     LEFT JOIN balance AS b ON b.region = p.region AND b.year = p.year AND b.stage = p.stage
     WHERE p.total_t_reo > 0
 ),
@@ -107,15 +113,8 @@ bilateral AS (
            CASE WHEN x.year IS NULL THEN 'no flow region→partner in the data'
                 WHEN m.year IS NULL THEN 'no flow partner→region in the data'
                 ELSE 'both directions in the data' END AS note
-    FROM (SELECT year, exporter_region, importer_region, stage, sum(t_reo) AS t_reo, sum(t_reo_low) AS t_reo_low,
-                 sum(t_reo_high) AS t_reo_high
-          FROM trade_flows WHERE exporter_region = 'USA' AND importer_region = 'CHN' AND t_reo IS NOT NULL AND year >= 2000
-          GROUP BY year, exporter_region, importer_region, stage) AS x
-    FULL OUTER JOIN
-         (SELECT year, exporter_region, importer_region, stage, sum(t_reo) AS t_reo, sum(t_reo_low) AS t_reo_low,
-                 sum(t_reo_high) AS t_reo_high
-          FROM trade_flows WHERE exporter_region = 'CHN' AND importer_region = 'USA' AND t_reo IS NOT NULL AND year >= 2000
-          GROUP BY year, exporter_region, importer_region, stage) AS m
+    FROM (SELECT * FROM region_flows WHERE exporter_region = 'USA' AND importer_region = 'CHN') AS x
+    FULL OUTER JOIN (SELECT * FROM region_flows WHERE exporter_region = 'CHN' AND importer_region = 'USA') AS m
         ON m.year = x.year AND m.stage = x.stage
 ),
 mine_share AS (

@@ -65,17 +65,17 @@ sides AS (
         sum(gross_kg) AS gross_kg,
         sum(value_fob_usd) AS value_fob_usd,
         -- A side's t REO is known only when every row carrying value has a t REO figure.
-        CASE WHEN count(CASE WHEN t_reo IS NULL AND COALESCE(value_usd, 0) > 0 THEN 1 END) = 0 THEN sum(t_reo_low) END
-            AS t_reo_low,
-        CASE WHEN count(CASE WHEN t_reo IS NULL AND COALESCE(value_usd, 0) > 0 THEN 1 END) = 0 THEN sum(t_reo) END
-            AS t_reo,
-        CASE WHEN count(CASE WHEN t_reo IS NULL AND COALESCE(value_usd, 0) > 0 THEN 1 END) = 0 THEN sum(t_reo_high) END
-            AS t_reo_high,
+        CASE WHEN max(reo_unknown) = 0 THEN sum(t_reo_low) END AS t_reo_low,
+        CASE WHEN max(reo_unknown) = 0 THEN sum(t_reo) END AS t_reo,
+        CASE WHEN max(reo_unknown) = 0 THEN sum(t_reo_high) END AS t_reo_high,
         array_to_string(array_sort(array_agg(DISTINCT hs_code)), ',') AS hs_codes,
         array_to_string(array_sort(array_agg(DISTINCT source_file)), ',') AS sources,
         array_to_string(array_sort(array_agg(DISTINCT edition)), ',') AS editions
-    FROM trade_reo
-    WHERE used_in_model
+    FROM (
+        SELECT *, CASE WHEN t_reo IS NULL AND COALESCE(value_usd, 0) > 0 THEN 1 ELSE 0 END AS reo_unknown
+        FROM trade_reo
+        WHERE used_in_model
+    )
     GROUP BY year, exporter, importer, exporter_region, importer_region, stage, reported_by
 ),
 paired AS (
@@ -95,10 +95,8 @@ paired AS (
         END AS rule,
         CASE WHEN COALESCE(i.i_missing, '') <> '' THEN concat('importer reported no ', i.i_missing, ' that year')
         END AS importer_gap,
-        i.gross_kg AS i_kg, i.value_fob_usd AS i_value, i.t_reo_low AS i_low, i.t_reo AS i_mid, i.t_reo_high AS i_high,
-        i.hs_codes AS i_codes, i.sources AS i_sources, i.editions AS i_editions,
-        x.gross_kg AS x_kg, x.value_fob_usd AS x_value, x.t_reo_low AS x_low, x.t_reo AS x_mid, x.t_reo_high AS x_high,
-        x.hs_codes AS x_codes, x.sources AS x_sources, x.editions AS x_editions
+        i.t_reo AS importer_t_reo,
+        x.t_reo AS exporter_t_reo
     FROM (
         SELECT s.*, c.missing AS i_missing
         FROM sides AS s
@@ -108,17 +106,14 @@ paired AS (
     FULL OUTER JOIN (SELECT * FROM sides WHERE reported_by = 'exporter') AS x
         ON i.year = x.year AND i.exporter = x.exporter AND i.importer = x.importer AND i.stage = x.stage
 )
+-- The figures of the side the rule chose.
 SELECT
-    year, exporter, importer, exporter_region, importer_region, stage, rule, importer_gap,
-    CASE WHEN rule = 'exporter_fallback' THEN x_kg ELSE i_kg END AS gross_kg,
-    CASE WHEN rule = 'exporter_fallback' THEN x_value ELSE i_value END AS value_fob_usd,
-    CASE WHEN rule = 'exporter_fallback' THEN x_low ELSE i_low END AS t_reo_low,
-    CASE WHEN rule = 'exporter_fallback' THEN x_mid ELSE i_mid END AS t_reo,
-    CASE WHEN rule = 'exporter_fallback' THEN x_high ELSE i_high END AS t_reo_high,
-    i_mid AS importer_t_reo,
-    x_mid AS exporter_t_reo,
-    CASE WHEN rule = 'exporter_fallback' THEN x_codes ELSE i_codes END AS hs_codes,
-    CASE WHEN rule = 'exporter_fallback' THEN x_sources ELSE i_sources END AS sources,
-    CASE WHEN rule = 'exporter_fallback' THEN x_editions ELSE i_editions END AS editions
-FROM paired
-ORDER BY year, exporter, importer, stage
+    p.year, p.exporter, p.importer, p.exporter_region, p.importer_region, p.stage, p.rule, p.importer_gap,
+    s.gross_kg, s.value_fob_usd, s.t_reo_low, s.t_reo, s.t_reo_high,
+    p.importer_t_reo, p.exporter_t_reo,
+    s.hs_codes, s.sources, s.editions
+FROM paired AS p
+JOIN sides AS s
+    ON s.year = p.year AND s.exporter = p.exporter AND s.importer = p.importer AND s.stage = p.stage
+    AND s.reported_by = CASE WHEN p.rule = 'exporter_fallback' THEN 'exporter' ELSE 'importer' END
+ORDER BY p.year, p.exporter, p.importer, p.stage

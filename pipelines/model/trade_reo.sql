@@ -77,7 +77,13 @@ reports AS (
         t.*,
         CASE WHEN t.flow = 'M' THEN t.partner_iso3 ELSE t.reporter_iso3 END AS exporter,
         CASE WHEN t.flow = 'M' THEN t.reporter_iso3 ELSE t.partner_iso3 END AS importer,
-        CASE WHEN t.flow = 'M' THEN 'importer' ELSE 'exporter' END AS reported_by
+        CASE WHEN t.flow = 'M' THEN 'importer' ELSE 'exporter' END AS reported_by,
+        CASE
+            WHEN t.net_weight_kg > 0 THEN 'reported'
+            WHEN t.net_weight_kg = 0 AND COALESCE(t.value_usd, 0) = 0 THEN 'zero'
+            WHEN t.net_weight_kg IS NULL AND t.qty_unit IN ('kg', 'kilograms') AND t.qty IS NOT NULL THEN 'reported'
+            ELSE 'missing'
+        END AS weight_status
     FROM trade AS t
     WHERE NOT t.is_aggregate AND t.flow IN ('M', 'X', 'DX') AND t.partner_iso3 IS NOT NULL
 ),
@@ -88,17 +94,9 @@ classified AS (
         CASE WHEN l.stage IS NULL THEN 'code' ELSE concat('lane: ', l.reason) END AS stage_rule,
         COALESCE(l.factor_code, r.hs_code) AS factor_code,
         COALESCE(r.qty_unit, 'none') AS quantity_unit,
-        CASE
-            WHEN r.net_weight_kg > 0 THEN r.net_weight_kg
-            WHEN r.net_weight_kg = 0 AND COALESCE(r.value_usd, 0) = 0 THEN 0.0
-            WHEN r.net_weight_kg IS NULL AND r.qty_unit IN ('kg', 'kilograms') THEN r.qty
-        END AS gross_kg,
-        CASE
-            WHEN r.net_weight_kg > 0 THEN 'reported'
-            WHEN r.net_weight_kg = 0 AND COALESCE(r.value_usd, 0) = 0 THEN 'zero'
-            WHEN r.net_weight_kg IS NULL AND r.qty_unit IN ('kg', 'kilograms') AND r.qty IS NOT NULL THEN 'reported'
-            ELSE 'missing'
-        END AS weight_status,
+        -- A reported weight is the net weight, or a quantity kept in kg; a zero weight counts only
+        -- beside a zero value.
+        CASE r.weight_status WHEN 'reported' THEN COALESCE(r.net_weight_kg, r.qty) WHEN 'zero' THEN 0.0 END AS gross_kg,
         CASE WHEN r.value_basis = 'CIF' THEN r.value_usd / s.cif_fob_factor ELSE r.value_usd END AS value_fob_usd,
         COALESCE(array_position(s.precedence, r.source), 1000) AS source_rank
     FROM reports AS r

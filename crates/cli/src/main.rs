@@ -214,13 +214,14 @@ async fn dispatch(cli: Cli) -> Result<u8> {
     };
     let layout = &settings.layout;
     // Commands that write under the data folder hold its lock; queries do not need it.
-    let _lock = match &cli.command {
-        Command::Fetch { .. } => Some(lock_data_dir(layout, "reeflow fetch")?),
-        Command::Normalize { .. } => Some(lock_data_dir(layout, "reeflow normalize")?),
-        Command::Run { .. } => Some(lock_data_dir(layout, "reeflow run")?),
-        Command::Check { .. } => Some(lock_data_dir(layout, "reeflow check")?),
+    let writer = match &cli.command {
+        Command::Fetch { .. } => Some("reeflow fetch"),
+        Command::Normalize { .. } => Some("reeflow normalize"),
+        Command::Run { .. } => Some("reeflow run"),
+        Command::Check { .. } => Some("reeflow check"),
         _ => None,
     };
+    let _lock = writer.map(|command| lock_data_dir(layout, command)).transpose()?;
     match cli.command {
         Command::Fetch { source, comtrade, refresh, dry_run, format } => {
             fetch::fetch(&settings, &config, source, &comtrade, refresh, dry_run, format).await

@@ -2,8 +2,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::{reeflow, repo, stdout};
 use reeflow_model::shared_data::shared_data_dir;
 
@@ -122,9 +120,7 @@ fn snapshot_data_dir() -> tempfile::TempDir {
 fn the_prompt_reads_statements_from_standard_input() {
     use std::io::Write;
     let data = snapshot_data_dir();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_reeflow"))
-        .arg("--data-dir")
-        .arg(data.path())
+    let mut child = common::command(data.path())
         .arg("sql")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -164,11 +160,10 @@ fn query_results_can_be_written_as_parquet() {
 #[test]
 fn fetch_dry_run_plans_against_the_configured_mirror_without_the_key() {
     let data = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_reeflow"))
+    let output = common::command(data.path())
         .current_dir(repo())
         .env("REEFLOW_COMTRADE_URL", "http://127.0.0.1:9/mirror")
         .env("COMTRADE_API_KEY", "reeflow-secret-test-key")
-        .args(["--data-dir", data.path().to_str().unwrap()])
         .args([
             "fetch",
             "comtrade",
@@ -197,9 +192,7 @@ fn fetch_dry_run_plans_against_the_configured_mirror_without_the_key() {
 fn a_second_writer_is_refused_and_a_stale_lock_is_recovered() {
     let data = common::bundled_snapshot_data_dir();
     // A live reeflow process (an idle prompt) is recorded as the holder of the data folder.
-    let mut holder = Command::new(env!("CARGO_BIN_EXE_reeflow"))
-        .arg("--data-dir")
-        .arg(data.path())
+    let mut holder = common::command(data.path())
         .arg("sql")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())

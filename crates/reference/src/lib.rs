@@ -179,6 +179,7 @@ impl ModelConfig {
             |entry: String, message: String| ReferenceError::Invalid { path: path.to_path_buf(), entry, message };
         let stage_ok = |stage: &str| stage.parse::<Stage>().is_ok();
         let stage_names = || Stage::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+        let unknown_stage = |stage: &str| format!("stage {stage:?} is not one of {}", stage_names());
         if self.settings.cif_fob_factor <= 0.0 {
             return Err(invalid("[settings] cif_fob_factor".into(), "must be > 0 (CIF value / FOB value)".into()));
         }
@@ -189,7 +190,7 @@ impl ModelConfig {
                 return Err(invalid(entry, "code must be an HS heading or subheading of 4 or more digits".into()));
             }
             if !stage_ok(&hs.stage) {
-                return Err(invalid(entry, format!("stage {:?} is not one of {}", hs.stage, stage_names())));
+                return Err(invalid(entry, unknown_stage(&hs.stage)));
             }
             let given = [hs.reo_low, hs.reo_mid, hs.reo_high].iter().filter(|f| f.is_some()).count();
             if given != 0 && given != 3 {
@@ -226,7 +227,7 @@ impl ModelConfig {
                 return Err(invalid(entry, format!("reported_by must be one of {}", REPORTED_BY.join(", "))));
             }
             if !stage_ok(&lane.stage) {
-                return Err(invalid(entry, format!("stage {:?} is not one of {}", lane.stage, stage_names())));
+                return Err(invalid(entry, unknown_stage(&lane.stage)));
             }
             if !codes.contains_key(&lane.factor_code) {
                 return Err(invalid(entry, format!("factor_code {} has no [[hs_code]] entry", lane.factor_code)));
@@ -250,7 +251,7 @@ impl ModelConfig {
         for entry in &self.production {
             let name = format!("[[production]] {} {} {}", entry.country_iso3, entry.stage, entry.year);
             if !stage_ok(&entry.stage) {
-                return Err(invalid(name, format!("stage {:?} is not one of {}", entry.stage, stage_names())));
+                return Err(invalid(name, unknown_stage(&entry.stage)));
             }
             if !self.editions.iter().any(|e| e.name == entry.edition) {
                 return Err(invalid(name, format!("edition {} has no [[edition]] entry", entry.edition)));
@@ -264,30 +265,20 @@ impl ModelConfig {
         fn batch<T: Table>(name: &'static str, rows: &[T]) -> Result<(&'static str, RecordBatch)> {
             T::to_batch(rows).map(|b| (name, b)).map_err(|source| ReferenceError::Arrow { table: name.into(), source })
         }
+        let region_list: Vec<RegionRow> = self
+            .regions
+            .iter()
+            .map(|r| (r.code.clone(), r.name.clone()))
+            .chain(std::iter::once(("ROW".to_string(), "Rest of the world".to_string())))
+            .enumerate()
+            .map(|(i, (region, region_name))| RegionRow { region, region_name, region_order: i as i32 + 1 })
+            .collect();
         let region_rows: Vec<RegionMember> = self
             .regions
             .iter()
-            .enumerate()
-            .flat_map(|(order, region)| {
-                region.members.iter().map(move |member| RegionMember {
-                    iso3: member.clone(),
-                    region: region.code.clone(),
-                    region_name: region.name.clone(),
-                    region_order: order as i32 + 1,
-                })
-            })
-            .collect();
-        let region_list: Vec<RegionMember> = self
-            .regions
-            .iter()
-            .enumerate()
-            .map(|(order, r)| (order as i32 + 1, r.code.clone(), r.name.clone()))
-            .chain(std::iter::once((self.regions.len() as i32 + 1, "ROW".to_string(), "Rest of the world".to_string())))
-            .map(|(region_order, region, region_name)| RegionMember {
-                iso3: String::new(),
-                region,
-                region_name,
-                region_order,
+            .zip(&region_list)
+            .flat_map(|(region, row)| {
+                region.members.iter().map(move |member| RegionMember { iso3: member.clone(), region: row.clone() })
             })
             .collect();
         let editions: Vec<EditionRow> = self
@@ -352,12 +343,18 @@ fn parse_year_month(text: &str) -> std::result::Result<(i32, u32), String> {
     Ok((year, month))
 }
 
-/// One row of `ref_regions` (a member country) or `ref_region_list` (a region, `iso3` empty).
-pub struct RegionMember {
-    pub iso3: String,
+/// One row of `ref_region_list`: a model region in config order, ROW last.
+#[derive(Debug, Clone)]
+pub struct RegionRow {
     pub region: String,
     pub region_name: String,
     pub region_order: i32,
+}
+
+/// One row of `ref_regions`: a member country and its region.
+pub struct RegionMember {
+    pub iso3: String,
+    pub region: RegionRow,
 }
 
 /// One row of `ref_editions`; `published` as YYYYMM so editions order by it.
@@ -413,14 +410,25 @@ impl Table for HsCode {
     }
 }
 
+impl Table for RegionRow {
+    const NAME: &'static str = "ref_region_list";
+    fn columns() -> Vec<Column<Self>> {
+        vec![
+            Column::text("region", false, |r| Some(r.region.as_str())),
+            Column::text("region_name", false, |r| Some(r.region_name.as_str())),
+            Column::int("region_order", false, |r| Some(r.region_order)),
+        ]
+    }
+}
+
 impl Table for RegionMember {
     const NAME: &'static str = "ref_regions";
     fn columns() -> Vec<Column<Self>> {
         vec![
-            Column::text("iso3", false, |r| Some(r.iso3.as_str())),
-            Column::text("region", false, |r| Some(r.region.as_str())),
-            Column::text("region_name", false, |r| Some(r.region_name.as_str())),
-            Column::int("region_order", false, |r| Some(r.region_order)),
+            Column::text("iso3", false, |m| Some(m.iso3.as_str())),
+            Column::text("region", false, |m| Some(m.region.region.as_str())),
+            Column::text("region_name", false, |m| Some(m.region.region_name.as_str())),
+            Column::int("region_order", false, |m| Some(m.region.region_order)),
         ]
     }
 }

@@ -9,23 +9,26 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// The `reeflow` command with a data folder, the repository's pipelines and its model file.
+pub fn command(data_dir: &Path) -> Command {
+    command_with_model(data_dir, &repo().join("config/model.toml"))
+}
+
+/// The `reeflow` command with a data folder, the repository's pipelines and another model file.
+pub fn command_with_model(data_dir: &Path, model: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_reeflow"));
+    command.arg("--data-dir").arg(data_dir).arg("--pipelines").arg(repo().join("pipelines")).arg("--model").arg(model);
+    command
+}
+
 /// Runs `reeflow` with a data folder, the repository's pipelines and its model file.
 pub fn reeflow(data_dir: &Path, args: &[&str]) -> Output {
-    reeflow_with_model(data_dir, &repo().join("config/model.toml"), args)
+    command(data_dir).args(args).output().expect("reeflow runs")
 }
 
 /// Runs `reeflow` with another model file.
 pub fn reeflow_with_model(data_dir: &Path, model: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_reeflow"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .arg("--pipelines")
-        .arg(repo().join("pipelines"))
-        .arg("--model")
-        .arg(model)
-        .args(args)
-        .output()
-        .expect("reeflow runs")
+    command_with_model(data_dir, model).args(args).output().expect("reeflow runs")
 }
 
 pub fn stdout(output: &Output) -> String {
