@@ -252,8 +252,8 @@ async fn dispatch(cli: Cli) -> Result<u8> {
 }
 
 /// Takes the data folder's one-writer lock, saying so when it clears one left by a dead process.
-fn lock_data_dir(layout: &Layout, command: &str) -> Result<reeflow_pipeline::DataLock> {
-    let lock = reeflow_pipeline::DataLock::acquire(&layout.data_dir, command)?;
+fn lock_data_dir(layout: &Layout, command: &str) -> Result<reeflow_versions::DataLock> {
+    let lock = reeflow_versions::DataLock::acquire(&layout.data_dir, command)?;
     if let Some(stale) = &lock.cleared_stale {
         eprintln!(
             "note: cleared a stale lock of pid {} (`{}`, started {}): that process is gone",

@@ -9,11 +9,12 @@
 pub mod commodity;
 pub mod country;
 pub mod date;
+pub mod failpoint;
 pub mod shared_data;
 pub mod table;
 pub mod token;
 
 pub use commodity::{REE_HS4_HEADINGS, Stage, stage_of_hs_code};
 pub use country::{CountryLookup, KnownCountry, UnknownCountry};
-pub use table::{CountryRow, ProductionRow, Provenance, SalientRow, TABLE_NAMES, Table, TradeRow};
+pub use table::{CountryRow, ProductionRow, Provenance, SalientRow, TABLE_NAMES, Table, TradeRow, grain_of};
 pub use token::{ParsedValue, TokenError, parse_number_token};

@@ -12,6 +12,9 @@ use arrow::error::ArrowError;
 /// declared once with its type and how to read it from a row; schema and batch follow from them.
 pub trait Table: Sized + 'static {
     const NAME: &'static str;
+    /// The columns that identify a row (unique in every normalized table): what `reeflow diff`
+    /// matches old and new rows by.
+    const GRAIN: &'static [&'static str];
 
     fn columns() -> Vec<Column<Self>>;
 
@@ -120,6 +123,7 @@ pub struct ProductionRow {
 
 impl Table for ProductionRow {
     const NAME: &'static str = "production";
+    const GRAIN: &'static [&'static str] = &["year", "country_iso3", "stage", "edition"];
 
     fn columns() -> Vec<Column<Self>> {
         type C = Column<ProductionRow>;
@@ -171,6 +175,8 @@ pub struct TradeRow {
 
 impl Table for TradeRow {
     const NAME: &'static str = "trade";
+    const GRAIN: &'static [&'static str] =
+        &["year", "reporter_code", "partner_code", "flow", "hs_code", "qty_unit", "value_basis", "source_file"];
 
     fn columns() -> Vec<Column<Self>> {
         type C = Column<TradeRow>;
@@ -219,6 +225,7 @@ pub struct SalientRow {
 
 impl Table for SalientRow {
     const NAME: &'static str = "salient";
+    const GRAIN: &'static [&'static str] = &["year", "commodity", "statistic", "unit", "edition"];
 
     fn columns() -> Vec<Column<Self>> {
         type C = Column<SalientRow>;
@@ -256,6 +263,7 @@ pub struct CountryRow {
 
 impl Table for CountryRow {
     const NAME: &'static str = "countries";
+    const GRAIN: &'static [&'static str] = &["code", "valid_from"];
 
     fn columns() -> Vec<Column<Self>> {
         type C = Column<CountryRow>;
@@ -277,9 +285,37 @@ has_provenance!(ProductionRow, TradeRow, SalientRow, CountryRow);
 /// The names of every canonical table, in the order `normalize` writes them.
 pub const TABLE_NAMES: [&str; 4] = [ProductionRow::NAME, TradeRow::NAME, SalientRow::NAME, CountryRow::NAME];
 
+/// The grain of a canonical table, by name.
+pub fn grain_of(table: &str) -> Option<&'static [&'static str]> {
+    match table {
+        ProductionRow::NAME => Some(ProductionRow::GRAIN),
+        TradeRow::NAME => Some(TradeRow::GRAIN),
+        SalientRow::NAME => Some(SalientRow::GRAIN),
+        CountryRow::NAME => Some(CountryRow::GRAIN),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_grain_names_columns_of_its_table() {
+        fn columns_of<T: Table>() -> Vec<String> {
+            T::columns().into_iter().map(|c| c.field.name().clone()).collect()
+        }
+        for (name, columns) in [
+            (ProductionRow::NAME, columns_of::<ProductionRow>()),
+            (TradeRow::NAME, columns_of::<TradeRow>()),
+            (SalientRow::NAME, columns_of::<SalientRow>()),
+            (CountryRow::NAME, columns_of::<CountryRow>()),
+        ] {
+            for column in grain_of(name).unwrap() {
+                assert!(columns.iter().any(|c| c == column), "{name}.{column}");
+            }
+        }
+    }
 
     fn provenance() -> Provenance {
         Provenance { source: "usgs_mcs".into(), source_file: "f.csv".into(), edition: "MCS2023".into() }

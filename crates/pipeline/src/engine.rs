@@ -13,7 +13,7 @@ use datafusion::catalog::TableProvider;
 use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
 use datafusion::execution::options::ParquetReadOptions;
-use datafusion::prelude::{SQLOptions, SessionContext};
+use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 
 use crate::checks::{Check, Severity, checks_of, parse_data_type, type_satisfies};
 use crate::error::{PipelineError, Result};
@@ -76,21 +76,54 @@ pub const PART_FILE: &str = "part-0.parquet";
 pub const CHECKS_DIR: &str = "_checks";
 const SAMPLE_ROWS: usize = 5;
 
+/// How the session executes queries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// Partitions a query is split into (threads it uses). 1, the default, makes every output
+    /// byte-identical from run to run: with more, floating-point sums meet their inputs in
+    /// arrival order and can differ in the last bit, so reruns would publish "changes" that are
+    /// not there. Raise it for speed on large data when that matters less.
+    pub target_partitions: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self { target_partitions: 1 }
+    }
+}
+
+impl EngineOptions {
+    /// A DataFusion session with these options (and `information_schema`, for `SHOW TABLES`).
+    pub fn session(&self) -> SessionContext {
+        let config =
+            SessionConfig::new().with_target_partitions(self.target_partitions.max(1)).with_information_schema(true);
+        SessionContext::new_with_config(config)
+    }
+}
+
 /// The session every command queries through.
 pub struct Engine {
     ctx: SessionContext,
     tables: Vec<RegisteredTable>,
     out_dir: PathBuf,
+    runs_dir: PathBuf,
     hashes: HashMap<String, String>,
 }
 
 impl Engine {
-    /// Registers `<normalized>/<table>.parquet` files and the published stage outputs in `out_dir`.
+    /// Registers `<normalized>/<table>.parquet` files and the published stage outputs in `out_dir`,
+    /// with the default options.
     pub async fn open(normalized_dir: &Path, out_dir: &Path) -> Result<Self> {
+        Self::open_with(normalized_dir, out_dir, &EngineOptions::default()).await
+    }
+
+    /// Like [`Engine::open`], with explicit options.
+    pub async fn open_with(normalized_dir: &Path, out_dir: &Path, options: &EngineOptions) -> Result<Self> {
         let mut engine = Self {
-            ctx: SessionContext::new(),
+            ctx: options.session(),
             tables: Vec::new(),
             out_dir: out_dir.to_path_buf(),
+            runs_dir: out_dir.join(crate::runner::RUNS_DIR),
             hashes: HashMap::new(),
         };
         for path in sorted_entries(normalized_dir)? {
@@ -99,11 +132,8 @@ impl Engine {
                 engine.register(&name, &path, TableSource::Normalized).await?;
             }
         }
-        for path in sorted_entries(out_dir)? {
-            let name = path.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
-            if path.is_dir() && !name.starts_with(['.', '_']) && path.join(MANIFEST_FILE).exists() {
-                engine.register(&name, &path, TableSource::Stage).await?;
-            }
+        for (name, path) in stage_outputs(out_dir)? {
+            engine.register(&name, &path, TableSource::Stage).await?;
         }
         Ok(engine)
     }
@@ -117,28 +147,22 @@ impl Engine {
         &self.out_dir
     }
 
+    /// Where run records go [default: `<out_dir>/_runs`].
+    pub fn runs_dir(&self) -> &Path {
+        &self.runs_dir
+    }
+
+    pub fn set_runs_dir(&mut self, runs_dir: &Path) {
+        self.runs_dir = runs_dir.to_path_buf();
+    }
+
     async fn register(&mut self, name: &str, path: &Path, source: TableSource) -> Result<()> {
-        let location = if path.is_dir() { format!("{}/", path.display()) } else { path.display().to_string() };
         let _ = self.ctx.deregister_table(name);
         let partitions = match source {
             TableSource::Stage => read_manifest(&self.out_dir, name).map(|m| m.partitions).unwrap_or_default(),
             TableSource::Normalized | TableSource::Reference => Vec::new(),
         };
-        let mut partition_cols = Vec::new();
-        for (column, data_type) in partitions {
-            let data_type = parse_data_type(&data_type).map_err(|message| PipelineError::Table {
-                table: name.to_string(),
-                path: path.to_path_buf(),
-                message: format!("partition column {column}: {message}"),
-            })?;
-            partition_cols.push((column, data_type));
-        }
-        let options = ParquetReadOptions::default().table_partition_cols(partition_cols);
-        self.ctx.register_parquet(name, &location, options).await.map_err(|e| PipelineError::Table {
-            table: name.to_string(),
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        register_parquet(&self.ctx, name, path, &partitions).await?;
         self.tables.retain(|t| t.name != name);
         self.tables.push(RegisteredTable { name: name.to_string(), path: path.to_path_buf(), source });
         self.hashes.remove(name);
@@ -439,7 +463,7 @@ async fn write_partitions(
         };
         types.push((column.clone(), name.to_string()));
     }
-    let ctx = SessionContext::new();
+    let ctx = EngineOptions::default().session();
     let table = MemTable::try_new(schema, vec![vec![batch]]).map_err(|e| failed(e.to_string()))?;
     ctx.register_table("candidate", Arc::new(table)).map_err(|e| failed(e.to_string()))?;
     let keys = stage.header.partition_by.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ");
@@ -480,6 +504,39 @@ async fn write_partitions(
         }
     }
     Ok((files, types))
+}
+
+/// Registers a Parquet file, or a stage output folder with its partition columns (name, Arrow
+/// type name, as its manifest lists them), as table `name` of `ctx`.
+pub async fn register_parquet(
+    ctx: &SessionContext,
+    name: &str,
+    path: &Path,
+    partitions: &[(String, String)],
+) -> Result<()> {
+    let table_error =
+        |message: String| PipelineError::Table { table: name.to_string(), path: path.to_path_buf(), message };
+    let location = if path.is_dir() { format!("{}/", path.display()) } else { path.display().to_string() };
+    let mut partition_cols = Vec::new();
+    for (column, data_type) in partitions {
+        let data_type = parse_data_type(data_type)
+            .map_err(|message| table_error(format!("partition column {column}: {message}")))?;
+        partition_cols.push((column.clone(), data_type));
+    }
+    let options = ParquetReadOptions::default().table_partition_cols(partition_cols);
+    ctx.register_parquet(name, &location, options).await.map_err(|e| table_error(e.to_string()))
+}
+
+/// The stage output folders (with a manifest) under `out_dir`, by name, in name order.
+pub fn stage_outputs(out_dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let mut outputs = Vec::new();
+    for path in sorted_entries(out_dir)? {
+        let name = path.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+        if path.is_dir() && !name.starts_with(['.', '_']) && path.join(MANIFEST_FILE).exists() {
+            outputs.push((name, path));
+        }
+    }
+    Ok(outputs)
 }
 
 fn sorted_entries(folder: &Path) -> Result<Vec<PathBuf>> {

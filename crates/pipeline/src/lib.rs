@@ -6,23 +6,21 @@
 //! expressions, execution in one DataFusion session with every normalized table and stage output
 //! registered by name, checks run on each result before it is published, atomic outputs under
 //! `data/out/<stage>/` with a manifest of content hashes that makes unchanged stages skip, run
-//! records, the stage catalogue, read-only ad hoc SQL, and the one-writer lock on a data folder. Domain formulas live in the SQL files,
+//! records, the stage catalogue and read-only ad hoc SQL. Domain formulas live in the SQL files,
 //! never here.
 
 pub mod checks;
 pub mod docs;
 pub mod engine;
 pub mod error;
-pub mod lock;
 pub mod output;
 pub mod runner;
 pub mod stage;
 pub mod state;
 
 pub use checks::Severity;
-pub use engine::{CheckResult, Engine, RegisteredTable, TableSource};
+pub use engine::{CheckResult, Engine, EngineOptions, RegisteredTable, TableSource, register_parquet, stage_outputs};
 pub use error::{PipelineError, Result};
-pub use lock::{DataLock, LockError};
 pub use output::{OutputFormat, format_batches};
 pub use runner::{PlanEntry, RunRecord, StageRecord, StageStatus, check, plan, run};
 pub use stage::{Stage, StageHeader, discover_stages, order_stages, select_stages};

@@ -10,7 +10,7 @@ use crate::error::{PipelineError, Result};
 use crate::stage::Stage;
 use crate::state::{definition_hash, read_manifest, stage_key};
 
-/// The folder (under the output folder) holding run records.
+/// The folder (under the output folder) holding run records, unless the engine names another.
 pub const RUNS_DIR: &str = "_runs";
 
 /// What a plan or run does with one stage.
@@ -285,7 +285,7 @@ fn finish(
         stages,
         record: None,
     };
-    let folder = engine.out_dir().join(RUNS_DIR);
+    let folder = engine.runs_dir().to_path_buf();
     std::fs::create_dir_all(&folder).map_err(|e| PipelineError::Io { path: folder.clone(), message: e.to_string() })?;
     let path = folder.join(format!("{}-{}-{}.json", record.started_at.replace(':', ""), command, std::process::id()));
     record.record = Some(path.clone());

@@ -385,6 +385,7 @@ impl From<&Settings> for SettingsRow {
 
 impl Table for SettingsRow {
     const NAME: &'static str = "ref_settings";
+    const GRAIN: &'static [&'static str] = &[];
     fn columns() -> Vec<Column<Self>> {
         vec![
             Column::float("cif_fob_factor", |s| Some(s.cif_fob_factor)),
@@ -397,6 +398,7 @@ impl Table for SettingsRow {
 
 impl Table for HsCode {
     const NAME: &'static str = "ref_hs_codes";
+    const GRAIN: &'static [&'static str] = &["hs_code"];
     fn columns() -> Vec<Column<Self>> {
         vec![
             Column::text("hs_code", false, |h| Some(h.code.as_str())),
@@ -412,6 +414,7 @@ impl Table for HsCode {
 
 impl Table for RegionRow {
     const NAME: &'static str = "ref_region_list";
+    const GRAIN: &'static [&'static str] = &["region"];
     fn columns() -> Vec<Column<Self>> {
         vec![
             Column::text("region", false, |r| Some(r.region.as_str())),
@@ -423,6 +426,7 @@ impl Table for RegionRow {
 
 impl Table for RegionMember {
     const NAME: &'static str = "ref_regions";
+    const GRAIN: &'static [&'static str] = &["iso3"];
     fn columns() -> Vec<Column<Self>> {
         vec![
             Column::text("iso3", false, |m| Some(m.iso3.as_str())),
@@ -435,6 +439,7 @@ impl Table for RegionMember {
 
 impl Table for Lane {
     const NAME: &'static str = "ref_lanes";
+    const GRAIN: &'static [&'static str] = &["exporter", "importer", "hs_code", "reported_by", "first_year"];
     fn columns() -> Vec<Column<Self>> {
         vec![
             Column::text("exporter", false, |l| Some(l.exporter.as_str())),
@@ -452,6 +457,7 @@ impl Table for Lane {
 
 impl Table for EditionRow {
     const NAME: &'static str = "ref_editions";
+    const GRAIN: &'static [&'static str] = &["edition"];
     fn columns() -> Vec<Column<Self>> {
         vec![
             Column::text("edition", false, |e| Some(e.edition.as_str())),
@@ -463,6 +469,7 @@ impl Table for EditionRow {
 
 impl Table for Assumption {
     const NAME: &'static str = "ref_assumptions";
+    const GRAIN: &'static [&'static str] = &["region", "stage", "term", "first_year"];
     fn columns() -> Vec<Column<Self>> {
         vec![
             Column::text("region", false, |a| Some(a.region.as_str())),
