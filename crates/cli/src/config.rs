@@ -18,6 +18,35 @@ pub struct Config {
     pub normalize: NormalizeSection,
     #[serde(default)]
     pub fetch: FetchSection,
+    #[serde(default)]
+    pub engine: EngineSection,
+    #[serde(default)]
+    pub versions: VersionsSection,
+    #[serde(default)]
+    pub diff: DiffSection,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineSection {
+    /// Partitions (threads) a query uses; 1 keeps outputs byte-identical from run to run.
+    pub target_partitions: Option<usize>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VersionsSection {
+    /// Published versions kept (the current one included).
+    pub keep: Option<usize>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiffSection {
+    /// Keys and changes listed per table and column.
+    pub limit: Option<usize>,
+    #[serde(default)]
+    pub thresholds: Vec<reeflow_diff::Threshold>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -94,7 +123,22 @@ impl Config {
         {
             bail!("config file {}: [normalize] hs4_scope: {bad:?} is not a 4-digit HS heading", path.display());
         }
+        for threshold in &config.diff.thresholds {
+            threshold
+                .validate()
+                .map_err(|e| anyhow::anyhow!("config file {}: [[diff.thresholds]]: {e}", path.display()))?;
+        }
+        if config.engine.target_partitions == Some(0) || config.versions.keep == Some(0) {
+            bail!("config file {}: [engine] target_partitions and [versions] keep must be at least 1", path.display());
+        }
         Ok(config)
+    }
+
+    pub fn engine_options(&self) -> reeflow_pipeline::EngineOptions {
+        let defaults = reeflow_pipeline::EngineOptions::default();
+        reeflow_pipeline::EngineOptions {
+            target_partitions: self.engine.target_partitions.unwrap_or(defaults.target_partitions),
+        }
     }
 
     pub fn normalize_options(&self) -> NormalizeOptions {

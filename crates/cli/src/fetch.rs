@@ -18,10 +18,12 @@ pub enum Which {
     Comtrade,
     Usgs,
     All,
+    /// Fetch nothing (for `refresh`: use the raw files already there).
+    None,
 }
 
 /// Command-line choices for the Comtrade query.
-#[derive(clap::Args)]
+#[derive(clap::Args, Default)]
 pub struct ComtradeArgs {
     /// Reporter codes, comma-separated (156 China, 842 USA) [default: config].
     #[arg(long, value_delimiter = ',')]
@@ -78,6 +80,28 @@ pub async fn fetch(
     dry_run: bool,
     format: SummaryFormat,
 ) -> Result<u8> {
+    let summaries = fetch_sources(settings, config, which, args, refresh, dry_run, format).await?;
+    if format == SummaryFormat::Json {
+        println!("{}", serde_json::to_string_pretty(&summaries)?);
+    }
+    Ok(if any_failed(&summaries) { 2 } else { 0 })
+}
+
+/// True when a request failed or the quota stopped a source: the raw folder is incomplete.
+pub fn any_failed(summaries: &[Summary]) -> bool {
+    summaries.iter().any(|s| s.failed > 0 || s.quota_exceeded)
+}
+
+/// Fetches the chosen sources, printing progress unless `format` is JSON.
+pub async fn fetch_sources(
+    settings: &Settings,
+    config: &Config,
+    which: Which,
+    args: &ComtradeArgs,
+    refresh: bool,
+    dry_run: bool,
+    format: SummaryFormat,
+) -> Result<Vec<Summary>> {
     let mut summaries = Vec::new();
     if matches!(which, Which::Comtrade | Which::All) {
         let section = &config.fetch.comtrade;
@@ -116,11 +140,7 @@ pub async fn fetch(
             summaries.push(run_source(settings, source, client, &options, dry_run, format).await?);
         }
     }
-    if format == SummaryFormat::Json {
-        println!("{}", serde_json::to_string_pretty(&summaries)?);
-    }
-    let failed = summaries.iter().any(|s| s.failed > 0 || s.quota_exceeded);
-    Ok(if failed { 2 } else { 0 })
+    Ok(summaries)
 }
 
 async fn run_source(

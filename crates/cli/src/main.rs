@@ -6,10 +6,13 @@
 //! call into a library crate.
 
 mod config;
+mod diff;
 mod fetch;
 mod normalize;
+mod refresh;
 mod sql;
 mod stages;
+mod versioned;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -68,7 +71,8 @@ enum Command {
         #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
         format: SummaryFormat,
     },
-    /// Read every raw file with an adapter and write the canonical tables as Parquet.
+    /// Read every raw file with an adapter and publish the canonical tables as Parquet in a new
+    /// version (stage outputs are carried over; `reeflow run` rebuilds those that are stale).
     ///
     /// Files are routed by name to one adapter per layout; a file whose layout changed is an error
     /// naming the file, the line or cell and what was expected. Files without statistics
@@ -78,17 +82,20 @@ enum Command {
         #[arg(long)]
         raw: Option<PathBuf>,
         /// Write into <data-dir>/snapshot, the offline default a fresh clone runs on, instead of
-        /// <data-dir>/normalized. Commit the result to refresh the bundled snapshot.
+        /// a new version. Commit the result to refresh the bundled snapshot.
         #[arg(long)]
         snapshot: bool,
     },
     /// Normalize if needed, then run the stages in pipelines/ in dependency order, skipping those
     /// whose SQL and inputs are unchanged, checking each result before it is published.
     ///
-    /// Input tables come from <data-dir>/normalized when present (normalized again first when a
-    /// raw file is newer), else from the bundled <data-dir>/snapshot. Outputs go to
-    /// <data-dir>/out/<stage>/; violating rows of failed checks to <data-dir>/out/_checks/; a run
-    /// record to <data-dir>/out/_runs/. Exit 1 when a blocking check fails.
+    /// The run builds a new version (<data-dir>/versions/<id>/) and publishes it by switching
+    /// <data-dir>/current in one rename; readers see the old version or the new, never a mix, and
+    /// a run killed at any point leaves the published version as it was. Input tables are those
+    /// normalized from the raw folder (again when a raw file is newer), else the bundled
+    /// <data-dir>/snapshot. Outputs: <data-dir>/out/<stage>/ (through `current`); violating rows of
+    /// failed checks: out/_checks/; a run record: <data-dir>/runs/. When nothing changed, nothing is
+    /// published. Exit 1 when a blocking check fails (the stage keeps its previous output).
     Run {
         /// The raw folder to normalize from when tables are missing or stale.
         #[arg(long)]
@@ -99,6 +106,32 @@ enum Command {
         #[arg(long)]
         force: bool,
         /// Print the run record as JSON (for schedulers) instead of text.
+        #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+        format: SummaryFormat,
+    },
+    /// Fetch, normalize, run, check and diff against the published version, then publish, all or
+    /// nothing: for schedulers and CI.
+    ///
+    /// Builds the new version beside the published one; publishes it (one atomic rename, the
+    /// previous version kept) only when every check passes and no blocking diff threshold
+    /// ([[diff.thresholds]] in config) is breached. A rejected version is kept under
+    /// <data-dir>/versions/ for inspection with its diff (diff.md, diff.json). Exit 0 published
+    /// (or nothing changed), 1 checks or thresholds failed (nothing published), 2 error. Example:
+    ///   reeflow refresh --fetch none --raw ../shared/data --format json
+    Refresh(refresh::RefreshArgs),
+    /// What changed between two versions: per table, rows added, removed and changed (matched by
+    /// the table's grain), the largest changes of each numeric column, schema changes, and the
+    /// thresholds breached.
+    ///
+    /// OLD and NEW are version ids (`reeflow versions` lists them), `current`, `previous`, or
+    /// paths to a version folder or a stage output folder. Exit 1 when a blocking threshold is
+    /// breached. Examples:
+    ///   reeflow diff                       # what the last publish changed (previous → current)
+    ///   reeflow diff v0003-20261128T101500Z current --format markdown --output diff.md
+    Diff(diff::DiffArgs),
+    /// List the versions in the data folder: which is current, what made each, and why a
+    /// rejected one was not published.
+    Versions {
         #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
         format: SummaryFormat,
     },
@@ -192,8 +225,16 @@ fn main() -> ExitCode {
 /// Settings resolved from flags, then the config file, then defaults.
 pub struct Settings {
     pub layout: Layout,
+    pub engine_options: reeflow_pipeline::EngineOptions,
     pub pipelines: PathBuf,
     pub options: reeflow_normalize::NormalizeOptions,
+}
+
+impl Settings {
+    /// A session over the published tables.
+    pub async fn engine(&self) -> Result<reeflow_pipeline::Engine> {
+        self.layout.engine(&self.engine_options).await
+    }
 }
 
 async fn dispatch(cli: Cli) -> Result<u8> {
@@ -201,6 +242,7 @@ async fn dispatch(cli: Cli) -> Result<u8> {
     let config = Config::load(&config_path, cli.config.is_some())?;
     let data_dir = cli.data_dir.or_else(|| config.paths.data_dir.clone()).unwrap_or_else(|| PathBuf::from("data"));
     let settings = Settings {
+        engine_options: config.engine_options(),
         pipelines: cli
             .pipelines
             .or_else(|| config.paths.pipelines.clone())
@@ -209,6 +251,7 @@ async fn dispatch(cli: Cli) -> Result<u8> {
             &data_dir,
             config.paths.raw.clone(),
             cli.model.clone().or_else(|| config.paths.model.clone()),
+            config.versions.keep,
         ),
         options: config.normalize_options(),
     };
@@ -219,6 +262,7 @@ async fn dispatch(cli: Cli) -> Result<u8> {
         Command::Normalize { .. } => Some("reeflow normalize"),
         Command::Run { .. } => Some("reeflow run"),
         Command::Check { .. } => Some("reeflow check"),
+        Command::Refresh(_) => Some("reeflow refresh"),
         _ => None,
     };
     let _lock = writer.map(|command| lock_data_dir(layout, command)).transpose()?;
@@ -228,17 +272,20 @@ async fn dispatch(cli: Cli) -> Result<u8> {
         }
         Command::Normalize { raw, snapshot } => {
             let raw = raw.unwrap_or_else(|| layout.raw.clone());
-            let out = if snapshot { layout.snapshot.clone() } else { layout.normalized.clone() };
-            normalize::normalize(&raw, &out, &settings.options)?;
+            if snapshot {
+                normalize::print_written(&normalize::normalize(&raw, &layout.snapshot, &settings.options)?);
+            } else {
+                versioned::normalize_into_new_version(&settings, &raw)?;
+            }
             Ok(0)
         }
         Command::Run { raw, selection, force, format } => {
             let raw = raw.unwrap_or_else(|| layout.raw.clone());
-            if raw.is_dir() && normalize::needs_normalize(&raw, &layout.normalized)? {
-                normalize::normalize(&raw, &layout.normalized, &settings.options)?;
-            }
-            stages::run(&settings, selection.select.as_deref(), force, format).await
+            stages::run(&settings, &raw, selection.select.as_deref(), force, format).await
         }
+        Command::Refresh(args) => refresh::refresh(&settings, &config, args).await,
+        Command::Diff(args) => diff::diff(&settings, &config, args).await,
+        Command::Versions { format } => versioned::list(&settings, format),
         Command::Plan { selection, force, format } => {
             stages::plan(&settings, selection.select.as_deref(), force, format).await
         }
@@ -267,46 +314,77 @@ fn lock_data_dir(layout: &Layout, command: &str) -> Result<reeflow_versions::Dat
 pub struct Layout {
     pub data_dir: PathBuf,
     pub raw: PathBuf,
-    pub normalized: PathBuf,
     pub snapshot: PathBuf,
-    pub out: PathBuf,
+    /// Run records (`reeflow run`, `check`, `refresh`), across versions.
+    pub runs: PathBuf,
+    /// The published versions (`versions/`, `current`).
+    pub versions: reeflow_versions::VersionStore,
     /// The flow model's reference data; `explicit` when the user named it.
     pub model: PathBuf,
     pub model_explicit: bool,
 }
 
+/// The tables a reader sees, resolved once: the current version's, or (before the first
+/// version) the plain `normalized/` or bundled `snapshot/` tables and `out/`.
+pub struct Published {
+    pub inputs: PathBuf,
+    pub out: PathBuf,
+    pub version: Option<reeflow_versions::Version>,
+}
+
 impl Layout {
-    fn new(data_dir: &Path, raw: Option<PathBuf>, model: Option<PathBuf>) -> Self {
+    fn new(data_dir: &Path, raw: Option<PathBuf>, model: Option<PathBuf>, keep: Option<usize>) -> Self {
+        let mut versions = reeflow_versions::VersionStore::new(data_dir);
+        if let Some(keep) = keep {
+            versions = versions.keep(keep);
+        }
         Self {
             model_explicit: model.is_some(),
             model: model.unwrap_or_else(|| PathBuf::from(reeflow_reference::DEFAULT_MODEL_FILE)),
             data_dir: data_dir.to_path_buf(),
             raw: raw.unwrap_or_else(|| data_dir.join("raw")),
-            normalized: data_dir.join("normalized"),
             snapshot: data_dir.join("snapshot"),
-            out: data_dir.join("out"),
+            runs: data_dir.join("runs"),
+            versions,
         }
     }
 
-    /// Normalized tables when present, else the bundled snapshot.
-    pub fn input_tables(&self) -> Result<PathBuf> {
-        for folder in [&self.normalized, &self.snapshot] {
+    /// What readers see now.
+    pub fn published(&self) -> Result<Published> {
+        if let Some(version) = self.versions.current()? {
+            return Ok(Published { inputs: version.normalized(), out: version.out(), version: Some(version) });
+        }
+        let legacy = self.data_dir.join("normalized");
+        for folder in [&legacy, &self.snapshot] {
             if folder.join("production.parquet").exists() {
-                return Ok(folder.clone());
+                return Ok(Published { inputs: folder.clone(), out: self.data_dir.join("out"), version: None });
             }
         }
         bail!(
-            "no tables in {} or {}: run `reeflow normalize --raw DIR` (e.g. --raw ../shared/data) first",
-            self.normalized.display(),
+            "no tables in {}: run `reeflow normalize --raw DIR` (e.g. --raw ../shared/data), or `reeflow run` \
+             where the bundled snapshot ({}) is",
+            self.data_dir.display(),
             self.snapshot.display()
         )
     }
 
-    /// A session over the input tables, the model's reference tables (`ref_*`, from the model
-    /// file) and the published stage outputs. Without a model file (and none named), stages that
-    /// read `ref_*` tables fail naming the missing table.
-    pub async fn engine(&self) -> Result<reeflow_pipeline::Engine> {
-        let mut engine = reeflow_pipeline::Engine::open(&self.input_tables()?, &self.out).await?;
+    /// A session over the published tables.
+    pub async fn engine(&self, options: &reeflow_pipeline::EngineOptions) -> Result<reeflow_pipeline::Engine> {
+        let published = self.published()?;
+        self.engine_over(&published.inputs, &published.out, options).await
+    }
+
+    /// A session over the input tables in `inputs`, the model's reference tables (`ref_*`, from
+    /// the model file) and the stage outputs in `out`; run records go to `runs/`. Without a model
+    /// file (and none named), stages that read `ref_*` tables fail naming the missing table.
+    pub async fn engine_over(
+        &self,
+        inputs: &Path,
+        out: &Path,
+        options: &reeflow_pipeline::EngineOptions,
+    ) -> Result<reeflow_pipeline::Engine> {
+        let mut engine = reeflow_pipeline::Engine::open_with(inputs, out, options).await?;
+        engine.set_runs_dir(&self.runs);
         if self.model.exists() || self.model_explicit {
             let model = reeflow_reference::ModelConfig::load(&self.model)?;
             for (name, batch) in model.tables(&self.model.display().to_string())? {

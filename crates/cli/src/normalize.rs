@@ -1,11 +1,14 @@
 //! `reeflow normalize`, and the staleness test `reeflow run` uses to normalize only when needed.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use anyhow::Result;
 use reeflow_normalize::NormalizeOptions;
+use reeflow_normalize::write::WrittenTable;
 
-pub fn normalize(raw: &Path, out: &Path, options: &NormalizeOptions) -> Result<()> {
+/// Normalizes `raw` into `out`, with a line per raw file on stderr.
+pub fn normalize(raw: &Path, out: &Path, options: &NormalizeOptions) -> Result<Vec<WrittenTable>> {
     eprintln!("normalizing {} → {}", raw.display(), out.display());
     let normalized = reeflow_normalize::normalize_folder(raw, options)?;
     for file in &normalized.files {
@@ -35,24 +38,38 @@ pub fn normalize(raw: &Path, out: &Path, options: &NormalizeOptions) -> Result<(
             (None, reason) => eprintln!("  ignored {}: {}", file.file, reason.as_deref().unwrap_or("no adapter")),
         }
     }
-    let written = reeflow_normalize::write_tables(&normalized.tables, &normalized.files, out)?;
-    for table in &written {
-        println!("{:<12} {:>6} rows  {}", table.table, table.rows, table.path.display());
-    }
-    Ok(())
+    Ok(reeflow_normalize::write_tables(&normalized.tables, &normalized.files, out)?)
 }
 
-/// True when the normalized tables are missing or older than a file in the raw folder.
+/// The tables `reeflow normalize` wrote, on stdout.
+pub fn print_written(written: &[WrittenTable]) {
+    for table in written {
+        println!("{:<12} {:>6} rows  {}", table.table, table.rows, table.path.display());
+    }
+}
+
+/// True when the normalized tables are missing, were made from another set of raw files (names
+/// or sizes differ from their manifest's list: another raw folder, a file added or removed), or
+/// are older than a file in the raw folder.
 pub fn needs_normalize(raw: &Path, normalized: &Path) -> Result<bool> {
     let manifest = normalized.join("_manifest.json");
     let Ok(written) = std::fs::metadata(&manifest).and_then(|m| m.modified()) else {
         return Ok(true);
     };
+    let listed: BTreeSet<(String, u64)> = std::fs::read_to_string(&manifest)
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|value| value["files"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|file| Some((file["file"].as_str()?.to_string(), file["bytes"].as_u64()?)))
+        .collect();
+    let mut present = BTreeSet::new();
     let mut newest = std::time::SystemTime::UNIX_EPOCH;
     for file in reeflow_normalize::discover(raw)? {
-        if let Ok(modified) = std::fs::metadata(&file.path).and_then(|m| m.modified()) {
-            newest = newest.max(modified);
-        }
+        let metadata = std::fs::metadata(&file.path)?;
+        newest = newest.max(metadata.modified()?);
+        present.insert((file.relative, metadata.len()));
     }
-    Ok(newest > written)
+    Ok(present != listed || newest > written)
 }

@@ -26,7 +26,7 @@ pub async fn sql(
     if format == QueryFormat::Parquet && output.is_none() {
         bail!("--format parquet writes a file: add --output FILE");
     }
-    let engine = settings.layout.engine().await?;
+    let engine = settings.engine().await?;
     match query {
         Some(query) => {
             answer(&engine, query, format, output, allow_write).await?;
@@ -138,6 +138,6 @@ async fn print_tables(engine: &Engine) -> Result<()> {
 }
 
 pub async fn tables(settings: &Settings) -> Result<u8> {
-    print_tables(&settings.layout.engine().await?).await?;
+    print_tables(&settings.engine().await?).await?;
     Ok(0)
 }

@@ -8,9 +8,9 @@ use reeflow_pipeline::{
     CheckResult, RunRecord, Stage, StageRecord, StageStatus, TableSource, discover_stages, order_stages, select_stages,
 };
 
-use crate::{Settings, SummaryFormat};
+use crate::{Settings, SummaryFormat, versioned};
 
-fn load_stages(settings: &Settings) -> Result<Vec<Stage>> {
+pub fn load_stages(settings: &Settings) -> Result<Vec<Stage>> {
     let stages = order_stages(discover_stages(&settings.pipelines)?)?;
     if stages.is_empty() {
         bail!("no stage files (*.sql) in {}", settings.pipelines.display());
@@ -60,7 +60,7 @@ fn print_stage(record: &StageRecord) {
     record.checks.iter().for_each(print_check);
 }
 
-fn print_record(record: &RunRecord, format: SummaryFormat) -> Result<u8> {
+pub fn print_record(record: &RunRecord, format: SummaryFormat) -> Result<u8> {
     match format {
         SummaryFormat::Json => println!("{}", serde_json::to_string_pretty(record)?),
         SummaryFormat::Text if record.command == "check" => {
@@ -95,30 +95,68 @@ fn print_record(record: &RunRecord, format: SummaryFormat) -> Result<u8> {
     Ok(record.exit_code())
 }
 
-pub async fn run(settings: &Settings, select: Option<&str>, force: bool, format: SummaryFormat) -> Result<u8> {
+/// Builds the next version: inputs (normalized from `raw` when it has newer files, else carried
+/// over, else the bundled snapshot), the stage outputs carried over, the stages that are not up to
+/// date run; publishes it when anything was rebuilt.
+pub async fn run(
+    settings: &Settings,
+    raw: &Path,
+    select: Option<&str>,
+    force: bool,
+    format: SummaryFormat,
+) -> Result<u8> {
     let stages = load_stages(settings)?;
     let selected = select_stages(&stages, select)?;
-    let mut engine = settings.layout.engine().await.context("opening the input tables")?;
-    if format == SummaryFormat::Text {
-        eprintln!("input tables: {}", settings.layout.input_tables()?.display());
+    let layout = &settings.layout;
+    let staging = layout.versions.begin("reeflow run")?;
+    let inputs = versioned::prepare_inputs(settings, &staging, raw, false)?;
+    staging.link_baseline_out()?;
+    let mut engine = layout
+        .engine_over(&staging.normalized(), &staging.out(), &settings.engine_options)
+        .await
+        .context("opening the input tables")?;
+    let record = run_stages(&mut engine, &stages, &selected, force, format).await?;
+    let rebuilt = record.stages.iter().any(|s| matches!(s.status, StageStatus::Run | StageStatus::ChecksFailed));
+    if inputs.normalized_now || rebuilt {
+        let version = layout.versions.publish(staging, inputs.origin)?;
+        if format == SummaryFormat::Text {
+            eprintln!("published version {} ({})", version.info.id, version.dir.display());
+        }
+    } else {
+        staging.discard();
+        if format == SummaryFormat::Text {
+            eprintln!("nothing rebuilt: the published version stays current");
+        }
+    }
+    print_record(&record, format)
+}
+
+/// Runs the selected stages with a progress line per stage (text format).
+pub async fn run_stages(
+    engine: &mut reeflow_pipeline::Engine,
+    stages: &[Stage],
+    selected: &std::collections::BTreeSet<String>,
+    force: bool,
+    format: SummaryFormat,
+) -> Result<RunRecord> {
+    let text = format == SummaryFormat::Text;
+    if text {
         for table in engine.tables().iter().filter(|t| t.source == TableSource::Normalized) {
             eprintln!("  input          {:<32} {:>7} rows", table.name, engine.row_count(&table.name).await?);
         }
     }
-    let text = format == SummaryFormat::Text;
-    let record = reeflow_pipeline::run(&mut engine, &stages, &selected, force, |stage| {
+    Ok(reeflow_pipeline::run(engine, stages, selected, force, |stage| {
         if text {
             print_stage(stage);
         }
     })
-    .await?;
-    print_record(&record, format)
+    .await?)
 }
 
 pub async fn plan(settings: &Settings, select: Option<&str>, force: bool, format: SummaryFormat) -> Result<u8> {
     let stages = load_stages(settings)?;
     let selected = select_stages(&stages, select)?;
-    let mut engine = settings.layout.engine().await?;
+    let mut engine = settings.engine().await?;
     let entries = reeflow_pipeline::plan(&mut engine, &stages, &selected, force)?;
     match format {
         SummaryFormat::Json => println!("{}", serde_json::to_string_pretty(&entries)?),
@@ -141,7 +179,7 @@ pub async fn plan(settings: &Settings, select: Option<&str>, force: bool, format
 pub async fn check(settings: &Settings, select: Option<&str>, format: SummaryFormat) -> Result<u8> {
     let stages = load_stages(settings)?;
     let selected = select_stages(&stages, select)?;
-    let mut engine = settings.layout.engine().await?;
+    let mut engine = settings.engine().await?;
     let record = reeflow_pipeline::check(&mut engine, &stages, &selected).await?;
     if format == SummaryFormat::Text {
         for stage in &record.stages {

@@ -58,7 +58,9 @@ fn a_fresh_clone_runs_on_the_bundled_snapshot() {
     let run = reeflow(data.path(), &["run"]);
     assert!(stdout(&run).contains("ok: 15 ran, 0 skipped"), "{}", String::from_utf8_lossy(&run.stdout));
     assert!(data.path().join("out/mine_production_share/part-0.parquet").exists());
-    assert!(!data.path().join("normalized").exists(), "no raw folder: nothing to normalize");
+    let versions: serde_json::Value =
+        serde_json::from_str(&stdout(&reeflow(data.path(), &["versions", "--format", "json"]))).unwrap();
+    assert_eq!(versions[0]["inputs"], "snapshot", "no raw folder: the bundled tables are the inputs");
     let query = reeflow(data.path(), &["sql", "--format", "csv", CHINA_MCS2023]);
     assert_eq!(stdout(&query), "year,t_reo\n2021,168000.0\n2022,210000.0\n");
 }

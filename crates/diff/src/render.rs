@@ -15,6 +15,11 @@ fn value(value: &serde_json::Value) -> String {
     match value {
         serde_json::Value::Null => "null".into(),
         serde_json::Value::String(text) => text.clone(),
+        // Whole numbers without a trailing `.0` (years, months, counts, tonnes).
+        serde_json::Value::Number(number) => match number.as_f64() {
+            Some(v) if v.fract() == 0.0 && v.abs() < 1e15 => format!("{v:.0}"),
+            _ => number.to_string(),
+        },
         other => other.to_string(),
     }
 }
@@ -22,7 +27,9 @@ fn value(value: &serde_json::Value) -> String {
 fn change(change: &ValueChange) -> String {
     let mut text = format!("{}: {} → {}", change.key, value(&change.old), value(&change.new));
     if let Some(relative) = change.relative {
-        let _ = write!(text, " ({:+.1}%)", relative * 100.0);
+        let percent = relative * 100.0;
+        let digits = if percent.abs() < 1.0 { 3 } else { 1 };
+        let _ = write!(text, " ({percent:+.digits$}%)");
     }
     text
 }

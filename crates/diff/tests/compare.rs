@@ -82,7 +82,7 @@ async fn rows_are_matched_by_grain_and_changes_ranked() {
     assert!(report.breaches.is_empty() && !report.blocks() && report.has_changes());
 
     let text = report.to_text();
-    assert!(text.contains("year=2022 country=CHN: 210000.0 → 240000.0 (+14.3%)"), "{text}");
+    assert!(text.contains("year=2022 country=CHN: 210000 → 240000 (+14.3%)"), "{text}");
     assert!(report.to_markdown().contains("| production | 4 | 4 | 1 | 1 | 2 | changed |"));
 }
 

@@ -162,6 +162,7 @@ pub async fn fetch(
                     rows: fetched.rows,
                 };
                 cache.store(entry, &fetched.body)?;
+                reeflow_model::failpoint::reached("fetch:stored");
                 summary.fetched += 1;
                 Outcome::Fetched
             }

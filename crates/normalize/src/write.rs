@@ -59,6 +59,7 @@ fn write_one<T: Table>(rows: &[T], out_dir: &Path) -> Result<WrittenTable> {
         message: e.to_string(),
     })?;
     write_atomically(&path, T::NAME, |file| write_parquet(file, &batch))?;
+    reeflow_model::failpoint::reached("normalize:table");
     Ok(WrittenTable { table: T::NAME.to_string(), path, rows: rows.len() })
 }
 

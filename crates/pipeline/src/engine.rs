@@ -431,6 +431,7 @@ async fn publish_stage_output(
     };
     let text = serde_json::to_string_pretty(&manifest).map_err(|e| io(&staging, &e))?;
     std::fs::write(staging.join(MANIFEST_FILE), text).map_err(|e| io(&staging, &e))?;
+    reeflow_model::failpoint::reached("stage:written");
     if target.exists() {
         std::fs::rename(&target, &retired).map_err(|e| io(&target, &e))?;
     }

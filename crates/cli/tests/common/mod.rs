@@ -14,10 +14,25 @@ pub fn command(data_dir: &Path) -> Command {
     command_with_model(data_dir, &repo().join("config/model.toml"))
 }
 
-/// The `reeflow` command with a data folder, the repository's pipelines and another model file.
+/// The `reeflow` command with a data folder, the repository's pipelines and config, and another
+/// model file.
 pub fn command_with_model(data_dir: &Path, model: &Path) -> Command {
+    command_with(data_dir, model, &repo().join("config/reeflow.toml"))
+}
+
+/// The `reeflow` command with a data folder, the repository's pipelines, and the given model and
+/// config files.
+pub fn command_with(data_dir: &Path, model: &Path, config: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_reeflow"));
-    command.arg("--data-dir").arg(data_dir).arg("--pipelines").arg(repo().join("pipelines")).arg("--model").arg(model);
+    command
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--pipelines")
+        .arg(repo().join("pipelines"))
+        .arg("--model")
+        .arg(model)
+        .arg("--config")
+        .arg(config);
     command
 }
 
@@ -53,4 +68,82 @@ pub fn query(data_dir: &Path, sql: &str) -> Vec<serde_json::Value> {
     let output = reeflow(data_dir, &["sql", "--format", "json", sql]);
     let rows: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     rows.as_array().unwrap().clone()
+}
+
+/// Copies a folder tree (symlinks as symlinks), leaving out paths that end with one of `skip`.
+pub fn copy_tree(from: &Path, to: &Path, skip: &[&str]) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if skip.iter().any(|s| path.to_string_lossy().ends_with(s)) {
+            continue;
+        }
+        if std::fs::symlink_metadata(&path).unwrap().file_type().is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&path).unwrap(), &target).unwrap();
+        } else if path.is_dir() {
+            copy_tree(&path, &target, skip);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
+/// Every file of the published version's tables (normalized/ and out/), by relative path, with
+/// its bytes. The normalized manifest is left out: it lists the raw folder's files, including a
+/// fetch manifest holding download times.
+pub fn published_files(data_dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, folder: &Path, files: &mut std::collections::BTreeMap<String, Vec<u8>>) {
+        let Ok(entries) = std::fs::read_dir(folder) else { return };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, files);
+            } else if !path.ends_with("normalized/_manifest.json") {
+                let relative = path.strip_prefix(root).unwrap().display().to_string();
+                files.insert(relative, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    let current = data_dir.join("current").canonicalize().expect("a published version");
+    let mut files = std::collections::BTreeMap::new();
+    walk(&current, &current.join("normalized"), &mut files);
+    walk(&current, &current.join("out"), &mut files);
+    files
+}
+
+/// A minimal HTTP/1.1 server on 127.0.0.1 serving the files of `root` by name (`GET /<name>`),
+/// for fetch tests that run the real binary. Returns its base URL.
+pub fn serve_files(root: PathBuf) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            if reader.read_line(&mut request_line).is_err() {
+                continue;
+            }
+            // Headers up to the blank line.
+            let mut line = String::new();
+            while reader.read_line(&mut line).map(|n| n > 2).unwrap_or(false) {
+                line.clear();
+            }
+            let name = request_line.split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/').to_string();
+            let response = match std::fs::read(root.join(&name)) {
+                Ok(body) => {
+                    let mut head =
+                        format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len())
+                            .into_bytes();
+                    head.extend(body);
+                    head
+                }
+                Err(_) => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+            };
+            let _ = stream.write_all(&response);
+        }
+    });
+    base
 }

@@ -1,0 +1,119 @@
+//! The command line's side of versions: choosing a new version's input tables, `reeflow
+//! normalize` into a new version, and `reeflow versions`.
+
+use std::path::Path;
+
+use anyhow::{Result, bail};
+use reeflow_versions::{Inputs, Staging, VersionStatus};
+
+use crate::{Settings, SummaryFormat, normalize};
+
+/// Where a new version's input tables came from.
+pub struct PreparedInputs {
+    pub origin: Inputs,
+    /// True when the raw files were normalized for this version (the inputs may have changed).
+    pub normalized_now: bool,
+}
+
+/// Fills the staging version's `normalized/`: normalized from `raw` when it holds raw files (only
+/// when a raw file is newer than the current version's tables, unless `always`), else carried
+/// over from the current version, else linked from the bundled snapshot.
+pub fn prepare_inputs(settings: &Settings, staging: &Staging, raw: &Path, always: bool) -> Result<PreparedInputs> {
+    let has_raw = raw.is_dir() && !reeflow_normalize::discover(raw)?.is_empty();
+    let baseline = staging.baseline.normalized.as_deref();
+    if has_raw {
+        let fresh = match baseline {
+            Some(tables) if !always => !normalize::needs_normalize(raw, tables)?,
+            _ => false,
+        };
+        if let (true, Some(tables)) = (fresh, baseline) {
+            staging.link_normalized_from(tables)?;
+            return Ok(PreparedInputs { origin: Inputs::Raw, normalized_now: false });
+        }
+        normalize::normalize(raw, &staging.normalized(), &settings.options)?;
+        return Ok(PreparedInputs { origin: Inputs::Raw, normalized_now: true });
+    }
+    if let Some(tables) = baseline {
+        staging.link_normalized_from(tables)?;
+        return Ok(PreparedInputs { origin: Inputs::Raw, normalized_now: false });
+    }
+    let snapshot = &settings.layout.snapshot;
+    if snapshot.join("production.parquet").exists() {
+        staging.link_normalized_from(snapshot)?;
+        return Ok(PreparedInputs { origin: Inputs::Snapshot, normalized_now: false });
+    }
+    bail!(
+        "no input tables: no raw files in {} and no bundled snapshot in {}: fetch first (`reeflow fetch`), or pass \
+         --raw DIR (e.g. --raw ../shared/data)",
+        raw.display(),
+        snapshot.display()
+    )
+}
+
+/// `reeflow normalize`: the raw files' tables published as a new version, stage outputs carried
+/// over (stale until `reeflow run`).
+pub fn normalize_into_new_version(settings: &Settings, raw: &Path) -> Result<()> {
+    let versions = &settings.layout.versions;
+    let staging = versions.begin("reeflow normalize")?;
+    normalize::print_written(&normalize::normalize(raw, &staging.normalized(), &settings.options)?);
+    staging.link_baseline_out()?;
+    let version = versions.publish(staging, Inputs::Raw)?;
+    eprintln!(
+        "published version {} ({}); stage outputs built from the previous tables are stale: run `reeflow run`",
+        version.info.id,
+        version.dir.display()
+    );
+    Ok(())
+}
+
+/// `reeflow versions`.
+pub fn list(settings: &Settings, format: SummaryFormat) -> Result<u8> {
+    let versions = &settings.layout.versions;
+    let current = versions.current()?.map(|v| v.info.id);
+    let all = versions.list()?;
+    if format == SummaryFormat::Json {
+        let rows: Vec<serde_json::Value> = all
+            .iter()
+            .map(|v| {
+                let mut value = serde_json::to_value(&v.info).unwrap_or_default();
+                value["current"] = serde_json::Value::Bool(current.as_deref() == Some(v.info.id.as_str()));
+                value["dir"] = serde_json::Value::String(v.dir.display().to_string());
+                value
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(0);
+    }
+    if all.is_empty() {
+        println!("no versions in {} yet: `reeflow run` makes the first", versions.versions_dir().display());
+        return Ok(0);
+    }
+    println!(
+        "{:<2}{:<26} {:<10} {:<18} {:<9} {:<21} previous",
+        "", "version", "status", "command", "inputs", "created"
+    );
+    for version in &all {
+        let info = &version.info;
+        let marker = if current.as_deref() == Some(info.id.as_str()) { "*" } else { "" };
+        let status = match info.status {
+            VersionStatus::Published => "published",
+            VersionStatus::Rejected => "rejected",
+        };
+        let inputs = match info.inputs {
+            Inputs::Raw => "raw",
+            Inputs::Snapshot => "snapshot",
+        };
+        println!(
+            "{marker:<2}{:<26} {status:<10} {:<18} {inputs:<9} {:<21} {}",
+            info.id,
+            info.command,
+            info.created_at,
+            info.previous.as_deref().unwrap_or("—")
+        );
+        if let Some(reason) = &info.reason {
+            println!("{:<28}not published: {reason}", "");
+        }
+    }
+    println!("(* current; the folder of each is {}/<version>)", versions.versions_dir().display());
+    Ok(0)
+}
