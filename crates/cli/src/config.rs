@@ -159,6 +159,9 @@ mod tests {
         let config = Config::load(&path, true).unwrap();
         assert_eq!(config.normalize_options(), NormalizeOptions::default());
         assert_eq!(config.paths.data_dir.as_deref(), Some(Path::new("data")));
+        assert_eq!(config.engine_options(), reeflow_pipeline::EngineOptions::default());
+        let production = config.diff.thresholds.iter().find(|t| t.table == "production").unwrap();
+        assert_eq!(production.max_relative_change, Some(0.05));
     }
 
     #[test]

@@ -15,10 +15,11 @@ fn value(value: &serde_json::Value) -> String {
     match value {
         serde_json::Value::Null => "null".into(),
         serde_json::Value::String(text) => text.clone(),
-        // Whole numbers without a trailing `.0` (years, months, counts, tonnes).
+        // Whole numbers without a trailing `.0` (years, months, counts, tonnes), other numbers to four decimals at most (JSON keeps them exact).
         serde_json::Value::Number(number) => match number.as_f64() {
             Some(v) if v.fract() == 0.0 && v.abs() < 1e15 => format!("{v:.0}"),
-            _ => number.to_string(),
+            Some(v) => format!("{v:.4}").trim_end_matches('0').trim_end_matches('.').to_string(),
+            None => number.to_string(),
         },
         other => other.to_string(),
     }
