@@ -71,20 +71,13 @@ fn client(requests_per_second: Option<f64>, max_attempts: Option<u32>) -> Result
     })?))
 }
 
-pub async fn fetch(
-    settings: &Settings,
-    config: &Config,
-    which: Which,
-    args: &ComtradeArgs,
-    refresh: bool,
-    dry_run: bool,
-    format: SummaryFormat,
-) -> Result<u8> {
-    let summaries = fetch_sources(settings, config, which, args, refresh, dry_run, format).await?;
+/// `reeflow fetch`'s closing report: the summaries as JSON (text was printed as it went), and the
+/// exit code: 2 when the raw folder is incomplete.
+pub fn report(summaries: &[Summary], format: SummaryFormat) -> Result<u8> {
     if format == SummaryFormat::Json {
         println!("{}", serde_json::to_string_pretty(&summaries)?);
     }
-    Ok(if any_failed(&summaries) { 2 } else { 0 })
+    Ok(if any_failed(summaries) { 2 } else { 0 })
 }
 
 /// True when a request failed or the quota stopped a source: the raw folder is incomplete.

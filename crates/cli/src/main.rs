@@ -268,7 +268,9 @@ async fn dispatch(cli: Cli) -> Result<u8> {
     let _lock = writer.map(|command| lock_data_dir(layout, command)).transpose()?;
     match cli.command {
         Command::Fetch { source, comtrade, refresh, dry_run, format } => {
-            fetch::fetch(&settings, &config, source, &comtrade, refresh, dry_run, format).await
+            let summaries =
+                fetch::fetch_sources(&settings, &config, source, &comtrade, refresh, dry_run, format).await?;
+            fetch::report(&summaries, format)
         }
         Command::Normalize { raw, snapshot } => {
             let raw = raw.unwrap_or_else(|| layout.raw.clone());

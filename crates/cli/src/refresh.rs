@@ -251,12 +251,15 @@ impl RunSummary {
 
 fn print_text(summary: &RefreshSummary) {
     let version = summary.version.as_deref().unwrap_or("—");
-    let previous = summary.previous.as_deref().unwrap_or("nothing");
+    let stays = match &summary.previous {
+        Some(previous) => format!("{previous} stays current"),
+        None => "nothing was published before".to_string(),
+    };
     match summary.status {
-        "published" => println!("published {version} (replaces {previous})"),
-        "unchanged" => println!("unchanged: nothing differs from {previous}; nothing published"),
-        "rejected" => println!("REJECTED {version}: not published; {previous} stays current"),
-        _ => println!("ERROR: nothing published; {previous} stays current"),
+        "published" => println!("published {version} (replaces {})", summary.previous.as_deref().unwrap_or("nothing")),
+        "unchanged" => println!("unchanged: nothing differs from the published version; nothing published"),
+        "rejected" => println!("REJECTED {version}: not published; {stays}"),
+        _ => println!("ERROR: nothing published; {stays}"),
     }
     if let Some(reason) = &summary.reason {
         println!("  {reason}");

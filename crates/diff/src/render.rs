@@ -44,6 +44,21 @@ fn status(table: &TableDiff) -> &'static str {
     }
 }
 
+const HEADER: [&str; 7] = ["table", "old rows", "new rows", "added", "removed", "changed", "status"];
+
+/// One table's summary row: the cells under [`HEADER`].
+fn summary_cells(table: &TableDiff) -> [String; 7] {
+    [
+        table.table.clone(),
+        rows(table.old_rows),
+        rows(table.new_rows),
+        table.added.to_string(),
+        table.removed.to_string(),
+        table.changed.to_string(),
+        status(table).to_string(),
+    ]
+}
+
 fn breach_line(breach: &Breach) -> String {
     let column = breach.column.as_deref().map(|c| format!(".{c}")).unwrap_or_default();
     let word = match breach.severity {
@@ -55,23 +70,12 @@ fn breach_line(breach: &Breach) -> String {
 
 pub fn text(report: &DiffReport) -> String {
     let mut out = format!("diff {} → {}\n\n", report.old, report.new);
-    let _ = writeln!(
-        out,
-        "{:<28} {:>9} {:>9} {:>8} {:>8} {:>8}  status",
-        "table", "old rows", "new rows", "added", "removed", "changed"
-    );
+    let line = |c: &[String; 7]| {
+        format!("{:<28} {:>9} {:>9} {:>8} {:>8} {:>8}  {}\n", c[0], c[1], c[2], c[3], c[4], c[5], c[6])
+    };
+    out.push_str(&line(&HEADER.map(String::from)));
     for table in &report.tables {
-        let _ = writeln!(
-            out,
-            "{:<28} {:>9} {:>9} {:>8} {:>8} {:>8}  {}",
-            table.table,
-            rows(table.old_rows),
-            rows(table.new_rows),
-            table.added,
-            table.removed,
-            table.changed,
-            status(table)
-        );
+        out.push_str(&line(&summary_cells(table)));
     }
     for table in report.tables.iter().filter(|t| t.has_changes() && t.old_rows.is_some() && t.new_rows.is_some()) {
         let _ = writeln!(out, "\n{}", table.table);
@@ -141,20 +145,10 @@ pub fn markdown(report: &DiffReport) -> String {
         }
         out.push('\n');
     }
-    out.push_str("| table | old rows | new rows | added | removed | changed | status |\n");
+    let _ = writeln!(out, "| {} |", HEADER.join(" | "));
     out.push_str("|---|---:|---:|---:|---:|---:|---|\n");
     for table in &report.tables {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} | {} |",
-            table.table,
-            rows(table.old_rows),
-            rows(table.new_rows),
-            table.added,
-            table.removed,
-            table.changed,
-            status(table)
-        );
+        let _ = writeln!(out, "| {} |", summary_cells(table).join(" | "));
     }
     for table in report.tables.iter().filter(|t| !t.columns.is_empty() || !t.schema_changes.is_empty()) {
         let _ = writeln!(out, "\n<details><summary>{}</summary>\n", table.table);

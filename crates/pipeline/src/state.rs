@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::stage::Stage;
 
 /// Changes when the engine's behaviour changes, so outputs of an older engine are rebuilt.
-pub const ENGINE_VERSION: &str = concat!("reeflow-pipeline ", env!("CARGO_PKG_VERSION"));
+pub const ENGINE_VERSION: &str = concat!("reeflow-pipeline ", env!("CARGO_PKG_VERSION"), ", one partition per query");
 
 /// The file name of a stage's manifest inside its output folder.
 pub const MANIFEST_FILE: &str = "_stage.json";
