@@ -176,6 +176,21 @@ enum Command {
     },
     /// List the tables a query can read, with where each comes from.
     Tables,
+    /// Draw the report: a Sankey diagram of the flows per year (regions × stages, trade, and the
+    /// unregistered flows as signed nodes), time-series charts, and the coverage and provenance
+    /// of every figure, as one self-contained HTML page plus each figure as an SVG file.
+    ///
+    /// Reads the published stage outputs (run `reeflow run` first). The page needs no network and
+    /// no JavaScript; hover a link for its value and range. Example:
+    ///   reeflow report --year 2018,2022 && xdg-open data/reports/index.html
+    Report {
+        /// Sankey years, comma-separated [default: the latest year with an unregistered flow].
+        #[arg(long, value_delimiter = ',')]
+        year: Vec<i32>,
+        /// The output folder [default: <data-dir>/reports].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Write the stage catalogue (Markdown, from the stage headers) to docs/stages.md.
     Docs {
         #[arg(long, default_value = "docs/stages.md")]
@@ -296,8 +311,34 @@ async fn dispatch(cli: Cli) -> Result<u8> {
             sql::sql(&settings, query.as_deref(), format, output.as_deref(), allow_write).await
         }
         Command::Tables => sql::tables(&settings).await,
+        Command::Report { year, out } => {
+            let out = out.unwrap_or_else(|| layout.data_dir.join("reports"));
+            report(&settings, &year, &out).await
+        }
         Command::Docs { output, check } => stages::docs(&settings, &output, check),
     }
+}
+
+/// `reeflow report`: draws the published version's outputs into `out`.
+async fn report(settings: &Settings, years: &[i32], out: &Path) -> Result<u8> {
+    let published = settings.layout.published()?;
+    let engine = settings.engine().await?;
+    let context = reeflow_report::ReportContext {
+        version: published.version.as_ref().map(|v| v.info.id.clone()),
+        inputs: published.version.as_ref().map(|v| format!("{:?}", v.info.inputs).to_lowercase()),
+        generated_at: reeflow_model::date::utc_now_iso(),
+    };
+    let report = reeflow_report::build(&engine, years, &context).await?;
+    let written = report.write(out)?;
+    for path in &written {
+        println!("{}", path.display());
+    }
+    eprintln!(
+        "report of {} ({} files)",
+        report.years.iter().map(i32::to_string).collect::<Vec<_>>().join(", "),
+        written.len()
+    );
+    Ok(0)
 }
 
 /// Takes the data folder's one-writer lock, saying so when it clears one left by a dead process.

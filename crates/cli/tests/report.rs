@@ -1,0 +1,233 @@
+//! `reeflow report` on the bundled snapshot: the figures checked against the stage outputs they
+//! draw, and the page rendered by headless Chromium.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use common::{query, reeflow, stdout};
+
+/// The report of `years` drawn from a fresh run on the bundled snapshot.
+fn report(years: &str) -> (tempfile::TempDir, PathBuf) {
+    let data = common::bundled_snapshot_data_dir();
+    stdout(&reeflow(data.path(), &["run"]));
+    let out = data.path().join("report");
+    stdout(&reeflow(data.path(), &["report", "--year", years, "--out", out.to_str().unwrap()]));
+    (data, out)
+}
+
+/// Every element `<tag class="{class}…"` of `svg` as its attributes.
+fn elements(svg: &str, tag: &str, class: &str) -> Vec<BTreeMap<String, String>> {
+    let mut found = Vec::new();
+    for chunk in svg.split(&format!("<{tag} class=\"{class}")).skip(1) {
+        let head = &chunk[..chunk.find('>').unwrap()];
+        let mut attributes = BTreeMap::new();
+        attributes.insert("class".to_string(), format!("{class}{}", head.split('"').next().unwrap()));
+        for part in head.split("\" ").map(|p| p.trim()) {
+            if let Some((name, value)) = part.split_once("=\"") {
+                attributes.insert(name.trim().to_string(), value.trim_end_matches('"').to_string());
+            }
+        }
+        found.push(attributes);
+    }
+    found
+}
+
+fn number(attributes: &BTreeMap<String, String>, name: &str) -> f64 {
+    attributes[name].parse().unwrap_or_else(|_| panic!("{name} in {attributes:?}"))
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+}
+
+#[test]
+fn the_sankey_draws_exactly_the_model_flows_on_one_scale() {
+    let (data, out) = report("2018,2022");
+    let stages = ["mining", "separation", "metal", "magnet", "demand"];
+    for year in [2018, 2022] {
+        let svg = std::fs::read_to_string(out.join(format!("sankey-{year}.svg"))).unwrap();
+        let scale: f64 = svg.split("data-scale=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap();
+        let links = elements(&svg, "path", "link");
+        assert!(!links.is_empty());
+        for link in &links {
+            assert!(close(number(link, "stroke-width"), number(link, "data-t-reo") * scale), "width ∝ t REO: {link:?}");
+        }
+
+        // Trade links: the region-to-region flows of trade_flows, each into the importer's next stage.
+        let trade: BTreeMap<(String, String), f64> = links
+            .iter()
+            .filter(|l| l["class"] == "link trade")
+            .map(|l| ((l["data-from"].clone(), l["data-to"].clone()), number(l, "data-t-reo")))
+            .collect();
+        let rows = query(data.path(), &reeflow_report::data::trade_between_regions(year));
+        let expected: BTreeMap<(String, String), f64> = rows
+            .iter()
+            .filter(|r| r["t_reo"].as_f64().unwrap() > 0.0)
+            .filter_map(|r| {
+                let stage = stages.iter().position(|s| r["stage"] == *s)?;
+                let next = stages.get(stage + 1)?;
+                let key = (
+                    format!("{}:{}", r["exporter_region"].as_str()?, stages[stage]),
+                    format!("{}:{next}", r["importer_region"].as_str()?),
+                );
+                Some((key, r["t_reo"].as_f64().unwrap()))
+            })
+            .collect();
+        assert_eq!(
+            trade.keys().collect::<Vec<_>>(),
+            expected.keys().collect::<Vec<_>>(),
+            "{year}: one link per region pair"
+        );
+        for (key, value) in &expected {
+            assert!(close(trade[key], *value), "{year} {key:?}: {} vs {value}", trade[key]);
+        }
+
+        // Unregistered links: every non-zero U of stage_balance, signed by direction, with its range.
+        let unregistered: Vec<&BTreeMap<String, String>> =
+            links.iter().filter(|l| l["class"] == "link unregistered").collect();
+        let balance = query(
+            data.path(),
+            &format!(
+                "SELECT region, stage, unregistered_t_reo AS u, unregistered_t_reo_low AS low, unregistered_t_reo_high AS high \
+                 FROM stage_balance WHERE year = {year} AND unregistered_t_reo <> 0"
+            ),
+        );
+        assert_eq!(unregistered.len(), balance.len(), "{year}");
+        for row in &balance {
+            let (region, stage, u) =
+                (row["region"].as_str().unwrap(), row["stage"].as_str().unwrap(), row["u"].as_f64().unwrap());
+            let node = format!("{region}:{stage}");
+            let link = unregistered
+                .iter()
+                .find(|l| if u > 0.0 { l["data-to"] == node } else { l["data-from"] == node })
+                .unwrap_or_else(|| panic!("{year}: no unregistered link at {node}"));
+            assert!(close(number(link, "data-t-reo"), u.abs()));
+            assert!(close(number(link, "data-low"), row["low"].as_f64().unwrap()));
+            assert!(close(number(link, "data-high"), row["high"].as_f64().unwrap()));
+        }
+
+        // Regions stand in the order of the region list in every column and year.
+        let order: Vec<String> = query(data.path(), "SELECT region FROM ref_region_list ORDER BY region_order")
+            .iter()
+            .map(|r| r["region"].as_str().unwrap().to_string())
+            .collect();
+        let nodes = elements(&svg, "g", "node");
+        for stage in stages {
+            let mut positions: Vec<(f64, usize)> = nodes
+                .iter()
+                .filter(|n| n["data-node"].ends_with(&format!(":{stage}")))
+                .filter_map(|n| {
+                    let region = n["data-node"].split(':').next().unwrap();
+                    let rank = order.iter().position(|r| r == region)?;
+                    let y: f64 = svg
+                        .split(&format!("data-node=\"{}\"", n["data-node"]))
+                        .nth(1)?
+                        .split("y=\"")
+                        .nth(1)?
+                        .split('"')
+                        .next()?
+                        .parse()
+                        .ok()?;
+                    Some((y, rank))
+                })
+                .collect();
+            positions.sort_by(|a, b| a.0.total_cmp(&b.0));
+            assert!(positions.windows(2).all(|w| w[0].1 < w[1].1), "{year} {stage}: {positions:?}");
+        }
+    }
+}
+
+#[test]
+fn the_charts_plot_the_indicator_values_and_the_page_is_self_contained() {
+    let (data, out) = report("2022");
+    let chart = std::fs::read_to_string(out.join("us-net-exports.svg")).unwrap();
+    let plotted: BTreeMap<i64, f64> = elements(&chart, "circle", "point")
+        .iter()
+        .filter(|p| p["data-series"] == "mining")
+        .map(|p| (p["data-year"].parse().unwrap(), number(p, "data-value")))
+        .collect();
+    let rows = query(
+        data.path(),
+        "SELECT year, value FROM indicators WHERE indicator = 'net_exports_t_reo' AND region = 'USA' AND stage = 'mining' AND value IS NOT NULL",
+    );
+    assert_eq!(plotted.len(), rows.len());
+    for row in &rows {
+        assert!(close(plotted[&row["year"].as_i64().unwrap()], row["value"].as_f64().unwrap()));
+    }
+    assert!(plotted[&2018] > 0.0 && plotted[&2022] > 0.0, "the US is a net exporter at the mining stage");
+
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(!html.contains("<script"), "no JavaScript");
+    let external: Vec<&str> = html.matches("http").collect();
+    assert_eq!(external.len(), html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count(), "no network references");
+    for figure in [
+        "sankey-2022",
+        "mine-production",
+        "china-mine-share",
+        "us-net-exports",
+        "us-china-flows",
+        "unregistered",
+        "coverage",
+    ] {
+        assert!(out.join(format!("{figure}.svg")).exists(), "{figure}.svg");
+        assert!(html.contains(&format!("id=\"figure-{figure}\"")), "{figure} in the page");
+    }
+    assert!(html.contains("What is missing in 2022"));
+}
+
+/// Headless Chromium (Debian package `chromium`); under CI its absence is a failure.
+fn chromium() -> Option<PathBuf> {
+    let path = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].iter().map(PathBuf::from).find(|p| p.exists());
+    if path.is_none() {
+        assert!(std::env::var_os("CI").is_none(), "CI is set but chromium is missing: .ci/run installs it");
+        eprintln!("skipping: no chromium (apt-get install chromium)");
+    }
+    path
+}
+
+/// Renders `page` to a PNG of `width` × `height` and returns its pixels (RGBA).
+fn screenshot(browser: &Path, page: &Path, png: &Path, width: u32, height: u32) -> (u32, u32, Vec<u8>) {
+    let profile = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(browser)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
+        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--window-size={width},{height}"))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    assert!(png.exists(), "no screenshot: {}", String::from_utf8_lossy(&output.stderr));
+    let mut decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(png).unwrap()));
+    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::ALPHA);
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    pixels.truncate(info.buffer_size());
+    (info.width, info.height, pixels)
+}
+
+#[test]
+fn the_report_renders_in_headless_chromium() {
+    let Some(browser) = chromium() else { return };
+    let (_data, out) = report("2022");
+    let shots = tempfile::tempdir().unwrap();
+    for (page, width, height) in [("index.html", 1280, 2400), ("sankey-2022.svg", 1100, 660)] {
+        let png = shots.path().join(format!("{page}.png"));
+        let (w, h, pixels) = screenshot(&browser, &out.join(page), &png, width, height);
+        assert_eq!((w, h), (width, height), "{page}");
+        let colours: std::collections::BTreeSet<[u8; 3]> = pixels.chunks(4).map(|p| [p[0], p[1], p[2]]).collect();
+        let background = pixels.chunks(4).filter(|p| p[0] > 240 && p[1] > 240 && p[2] > 240).count();
+        let painted = pixels.len() / 4 - background;
+        assert!(colours.len() > 50, "{page}: a rendered page has many colours, got {}", colours.len());
+        assert!(painted * 20 > pixels.len() / 4, "{page}: at least 5 % of the pixels are drawn, got {painted}");
+        // `REEFLOW_SCREENSHOTS=docs/images cargo test … renders_in_headless` refreshes the README's picture.
+        if let (Some(folder), "sankey-2022.svg") = (std::env::var_os("REEFLOW_SCREENSHOTS"), page) {
+            let folder = common::repo().join(folder);
+            std::fs::create_dir_all(&folder).unwrap();
+            std::fs::copy(&png, folder.join("sankey-2022.png")).unwrap();
+        }
+    }
+}
