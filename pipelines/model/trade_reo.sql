@@ -1,5 +1,5 @@
 /*
-description = "Every bilateral trade report (no World or aggregate partners) as exporter → importer, with its stage, gross weight, FOB-comparable value and tonnes of REO (low/mid/high), and whether the model uses it."
+description = "Every bilateral trade report of a code in ref_hs_codes (no World or aggregate partners; rows of other codes, as in a full world-trade table, are left out) as exporter → importer, with its stage, gross weight, FOB-comparable value and tonnes of REO (low/mid/high), and whether the model uses it."
 grain = ["year", "exporter", "importer", "reported_by", "hs_code", "quantity_unit", "source_file"]
 
 [schema]
@@ -86,6 +86,7 @@ reports AS (
         END AS weight_status
     FROM trade AS t
     WHERE NOT t.is_aggregate AND t.flow IN ('M', 'X', 'DX') AND t.partner_iso3 IS NOT NULL
+      AND t.hs_code IN (SELECT hs_code FROM ref_hs_codes)
 ),
 classified AS (
     SELECT

@@ -31,6 +31,8 @@ pub struct Config {
 pub struct EngineSection {
     /// Partitions (threads) a query uses; 1 keeps outputs byte-identical from run to run.
     pub target_partitions: Option<usize>,
+    /// Memory queries may hold, in MiB; beyond it sorts and aggregations spill to disk.
+    pub memory_limit_mib: Option<usize>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -135,9 +137,14 @@ impl Config {
     }
 
     pub fn engine_options(&self) -> reeflow_pipeline::EngineOptions {
+        // The environment overrides the file, for one-off runs (`reeflow bench` compares settings).
+        let from_env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<usize>().ok()).filter(|v| *v > 0);
         let defaults = reeflow_pipeline::EngineOptions::default();
         reeflow_pipeline::EngineOptions {
-            target_partitions: self.engine.target_partitions.unwrap_or(defaults.target_partitions),
+            target_partitions: from_env("REEFLOW_TARGET_PARTITIONS")
+                .or(self.engine.target_partitions)
+                .unwrap_or(defaults.target_partitions),
+            memory_limit: from_env("REEFLOW_MEMORY_LIMIT_MIB").or(self.engine.memory_limit_mib).map(|mib| mib << 20),
         }
     }
 

@@ -5,6 +5,7 @@
 //! progress and summaries, and exit codes (0 ok, 1 a check failed, 2 error). Everything else is a
 //! call into a library crate.
 
+mod bench;
 mod config;
 mod diff;
 mod fetch;
@@ -191,6 +192,12 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Benchmarks at world-trade scale, beside DuckDB: `bench gen` writes generated data,
+    /// `bench run` measures (see BENCHMARKS.md).
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
+    },
     /// Write the stage catalogue (Markdown, from the stage headers) to docs/stages.md.
     Docs {
         #[arg(long, default_value = "docs/stages.md")]
@@ -228,13 +235,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(dispatch(cli)) {
-        Ok(code) => ExitCode::from(code),
+    let code = match runtime.block_on(dispatch(cli)) {
+        Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::from(2)
+            2
         }
+    };
+    // For `reeflow bench`, which runs each step as its own process and reads its peak memory.
+    if let (Some(path), Some(peak)) = (std::env::var_os(bench::PEAK_MEMORY_FILE), reeflow_bench::peak_memory_bytes()) {
+        let _ = std::fs::write(path, peak.to_string());
     }
+    ExitCode::from(code)
 }
 
 /// Settings resolved from flags, then the config file, then defaults.
@@ -316,6 +328,7 @@ async fn dispatch(cli: Cli) -> Result<u8> {
             report(&settings, &year, &out).await
         }
         Command::Docs { output, check } => stages::docs(&settings, &output, check),
+        Command::Bench { command } => bench::dispatch(&settings, command),
     }
 }
 

@@ -84,11 +84,14 @@ pub struct EngineOptions {
     /// arrival order and can differ in the last bit, so reruns would publish "changes" that are
     /// not there. Raise it for speed on large data when that matters less.
     pub target_partitions: usize,
+    /// A cap on the memory queries may hold (bytes); sorts and aggregations beyond it spill to
+    /// temporary files. None: no cap.
+    pub memory_limit: Option<usize>,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        Self { target_partitions: 1 }
+        Self { target_partitions: 1, memory_limit: None }
     }
 }
 
