@@ -50,6 +50,7 @@ WITH stage_headings AS (
 ),
 reported_headings AS (
     SELECT DISTINCT year, reporter_iso3 AS reporter, substr(hs_code, 1, 4) AS heading FROM trade
+    WHERE substr(hs_code, 1, 4) IN (SELECT heading FROM stage_headings)
 ),
 stage_coverage AS (
     SELECT y.year, y.reporter, h.stage,

@@ -9,6 +9,12 @@ use anyhow::{Context, Result, bail};
 
 use crate::Settings;
 
+/// The benchmark's SQL (the same text runs in reeflow and DuckDB) and its DuckDB runner, built
+/// into the binary so `reeflow bench run` works from any folder.
+const MIRROR_SQL: &str = include_str!("../../../bench/sql/mirror.sql");
+const BALANCE_SQL: &str = include_str!("../../../bench/sql/balance.sql");
+const DUCKDB_STEP: &str = include_str!("../../../bench/duckdb_step.py");
+
 /// The environment variable that makes a `reeflow` process write its peak memory (bytes) to a
 /// file when it ends: how the runner measures a step.
 pub const PEAK_MEMORY_FILE: &str = "REEFLOW_PEAK_MEMORY_FILE";
@@ -155,10 +161,12 @@ fn reeflow_step_with(
     Ok((seconds, peak))
 }
 
-/// Runs bench/duckdb_step.py; None without a Python.
-fn duckdb_step(python: Option<&Path>, args: &[&str]) -> Result<Option<(f64, u64)>> {
+/// Runs bench/duckdb_step.py (written to `work`); None without a Python.
+fn duckdb_step(python: Option<&Path>, work: &Path, args: &[&str]) -> Result<Option<(f64, u64)>> {
     let Some(python) = python else { return Ok(None) };
-    let output = Command::new(python).arg("bench/duckdb_step.py").args(args).output()?;
+    let script = work.join("duckdb_step.py");
+    std::fs::write(&script, DUCKDB_STEP)?;
+    let output = Command::new(python).arg(&script).args(args).output()?;
     if !output.status.success() {
         bail!("duckdb {} failed: {}", args.join(" "), String::from_utf8_lossy(&output.stderr));
     }
@@ -211,16 +219,17 @@ fn run_size(
         });
     };
     let trade_text = trade.display().to_string();
-    for (step, file) in
-        [("mirror reconciliation SQL", "bench/sql/mirror.sql"), ("country balance SQL", "bench/sql/balance.sql")]
+    for (step, name, sql) in
+        [("mirror reconciliation SQL", "mirror", MIRROR_SQL), ("country balance SQL", "balance", BALANCE_SQL)]
     {
-        let sql = std::fs::read_to_string(file).with_context(|| format!("reading {file} (run from the repository)"))?;
-        let duckdb = duckdb_step(python, &["sql", &trade_text, file])?;
-        let reeflow = reeflow_step(settings, &data, &["sql", "--format", "csv", "--", &sql])?;
+        let file = work.join(format!("{name}.sql"));
+        std::fs::write(&file, sql)?;
+        let duckdb = duckdb_step(python, work, &["sql", &trade_text, &file.display().to_string()])?;
+        let reeflow = reeflow_step(settings, &data, &["sql", "--format", "csv", "--", sql])?;
         record(step, reeflow, duckdb, None);
         let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         if threads > 1 {
-            let parallel = reeflow_step_with(settings, &data, &["sql", "--format", "csv", "--", &sql], threads)?;
+            let parallel = reeflow_step_with(settings, &data, &["sql", "--format", "csv", "--", sql], threads)?;
             record(&format!("{step}, {threads} partitions"), parallel, duckdb, None);
         }
     }
@@ -241,7 +250,7 @@ fn run_size(
     let json_text = json.display().to_string();
     let normalize = reeflow_step(settings, &scratch, &["normalize", "--raw", &json_text])?;
     let parquet = scratch.with_extension("duckdb.parquet");
-    let duckdb = duckdb_step(python, &["json", &json_text, &parquet.display().to_string()])?;
+    let duckdb = duckdb_step(python, work, &["json", &json_text, &parquet.display().to_string()])?;
     record(&format!("normalize {json_rows} Comtrade JSON records"), normalize, duckdb, Some(json_rows));
     Ok(results)
 }

@@ -218,3 +218,42 @@ fn a_second_writer_is_refused_and_a_stale_lock_is_recovered() {
     stdout(&recovered);
     assert!(!lock.exists(), "released when the run ended");
 }
+
+#[test]
+fn the_benchmark_runs_end_to_end_on_a_small_generated_table() {
+    let data = common::bundled_snapshot_data_dir();
+    let work = data.path().join("bench");
+    let results = data.path().join("results.json");
+    let output = reeflow(
+        data.path(),
+        &[
+            "bench",
+            "run",
+            "--rows",
+            "20000",
+            "--json-rows",
+            "3000",
+            "--years",
+            "2018-2022",
+            "--work",
+            work.to_str().unwrap(),
+            "--output",
+            results.to_str().unwrap(),
+        ],
+    );
+    let table = stdout(&output);
+    assert!(table.contains("| 20000 | mirror reconciliation SQL |"), "{table}");
+    let results: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    let steps: Vec<&str> = results.as_array().unwrap().iter().map(|r| r["step"].as_str().unwrap()).collect();
+    assert!(
+        steps.contains(&"all stages of pipelines/, end to end")
+            && steps.contains(&"no-op rerun (everything up to date)")
+    );
+    for result in results.as_array().unwrap() {
+        assert!(result["reeflow_seconds"].as_f64().unwrap() > 0.0);
+        assert!(result["reeflow_peak_bytes"].as_u64().unwrap() > 1_000_000, "peak memory measured: {result}");
+    }
+    let normalize =
+        results.as_array().unwrap().iter().find(|r| r["step"].as_str().unwrap().starts_with("normalize")).unwrap();
+    assert!(normalize["rows_per_second"].as_f64().unwrap() > 0.0);
+}

@@ -84,8 +84,8 @@ pub struct EngineOptions {
     /// arrival order and can differ in the last bit, so reruns would publish "changes" that are
     /// not there. Raise it for speed on large data when that matters less.
     pub target_partitions: usize,
-    /// A cap on the memory queries may hold (bytes); sorts and aggregations beyond it spill to
-    /// temporary files. None: no cap.
+    /// A cap on the memory queries may hold (bytes); sorts, aggregations and (sort-merge) joins
+    /// beyond it spill to temporary files. None: no cap (hash joins, faster).
     pub memory_limit: Option<usize>,
 }
 
@@ -98,9 +98,21 @@ impl Default for EngineOptions {
 impl EngineOptions {
     /// A DataFusion session with these options (and `information_schema`, for `SHOW TABLES`).
     pub fn session(&self) -> SessionContext {
-        let config =
+        let mut config =
             SessionConfig::new().with_target_partitions(self.target_partitions.max(1)).with_information_schema(true);
-        SessionContext::new_with_config(config)
+        let mut runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new();
+        if let Some(limit) = self.memory_limit {
+            // A fair pool: every spilling operator (sorts, aggregations) gets its share, where the
+            // greedy default let one sort take everything and the next fail to reserve a buffer.
+            runtime = runtime.with_memory_pool(Arc::new(datafusion::execution::memory_pool::FairSpillPool::new(limit)));
+            // Hash joins cannot spill; sort-merge joins can, so under a cap joins sort and spill.
+            config.options_mut().optimizer.prefer_hash_join = false;
+        }
+        match runtime.build_arc() {
+            Ok(runtime) => SessionContext::new_with_config_rt(config, runtime),
+            // Only a bad temporary-folder setting fails here; fall back to the defaults.
+            Err(_) => SessionContext::new_with_config(config),
+        }
     }
 }
 
