@@ -10,7 +10,8 @@ use reeflow_normalize::write::WrittenTable;
 /// Normalizes `raw` into `out`, with a line per raw file on stderr.
 pub fn normalize(raw: &Path, out: &Path, options: &NormalizeOptions) -> Result<Vec<WrittenTable>> {
     eprintln!("normalizing {} → {}", raw.display(), out.display());
-    let normalized = reeflow_normalize::normalize_folder(raw, options)?;
+    // Trade rows stream to disk file by file; the other tables are small.
+    let (normalized, written) = reeflow_normalize::normalize_into(raw, options, out)?;
     for file in &normalized.files {
         match (&file.format, &file.ignored) {
             (Some(format), _) => {
@@ -38,7 +39,7 @@ pub fn normalize(raw: &Path, out: &Path, options: &NormalizeOptions) -> Result<V
             (None, reason) => eprintln!("  ignored {}: {}", file.file, reason.as_deref().unwrap_or("no adapter")),
         }
     }
-    Ok(reeflow_normalize::write_tables(&normalized.tables, &normalized.files, out)?)
+    Ok(written)
 }
 
 /// The tables `reeflow normalize` wrote, on stdout.

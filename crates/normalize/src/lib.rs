@@ -21,7 +21,7 @@ use reeflow_model::{CountryRow, ProductionRow, SalientRow, TradeRow};
 
 pub use discover::{Format, RawFile, discover};
 pub use error::{NormalizeError, Result};
-pub use write::{WrittenTable, write_tables};
+pub use write::{WrittenTable, normalize_into, write_tables};
 
 /// Choices a user can make about what normalize keeps (from `config/reeflow.toml`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,6 +100,23 @@ pub struct Normalized {
 /// Reads every file under `raw` that has an adapter. The first file that fails stops the run with
 /// its error: a half-read folder never produces tables.
 pub fn normalize_folder(raw: &Path, options: &NormalizeOptions) -> Result<Normalized> {
+    let mut trade = Vec::new();
+    let mut normalized = normalize_folder_with(raw, options, |rows| {
+        trade.extend(rows);
+        Ok(())
+    })?;
+    normalized.tables.trade = trade;
+    Ok(normalized)
+}
+
+/// Like [`normalize_folder`], but hands each file's trade rows to `trade` as soon as the file is
+/// read instead of keeping them (the returned tables hold no trade rows), so that a writer can
+/// stream them to disk: memory then holds one file's rows, not the folder's.
+pub fn normalize_folder_with(
+    raw: &Path,
+    options: &NormalizeOptions,
+    mut trade: impl FnMut(Vec<TradeRow>) -> Result<()>,
+) -> Result<Normalized> {
     let raw_files = discover(raw)?;
     if raw_files.iter().all(|f| f.format.is_none()) {
         return Err(NormalizeError::RawFolder {
@@ -122,12 +139,13 @@ pub fn normalize_folder(raw: &Path, options: &NormalizeOptions) -> Result<Normal
         match raw_file.format {
             None => report.ignored = raw_file.ignore_reason.clone(),
             Some(format) => {
-                let output = adapters::read(format, raw_file, options)?;
+                let mut output = adapters::read(format, raw_file, options)?;
                 report.production = output.tables.production.len();
                 report.trade = output.tables.trade.len();
                 report.salient = output.tables.salient.len();
                 report.countries = output.tables.countries.len();
                 report.skipped = output.skipped;
+                trade(std::mem::take(&mut output.tables.trade))?;
                 tables.extend(output.tables);
             }
         }

@@ -25,9 +25,30 @@ pub struct WrittenTable {
 /// Writes every canonical table to `out_dir/<table>.parquet` and `out_dir/_manifest.json`.
 pub fn write_tables(tables: &Tables, files: &[FileReport], out_dir: &Path) -> Result<Vec<WrittenTable>> {
     fs::create_dir_all(out_dir).map_err(|e| NormalizeError::read(out_dir, e))?;
+    let mut trade = TradeSink::create(out_dir)?;
+    trade.write(&tables.trade)?;
+    finish_tables(tables, trade, files, out_dir)
+}
+
+/// Normalizes `raw` into `out_dir`, streaming trade rows to disk file by file (memory holds one
+/// raw file's rows at a time), then writes the other tables and the manifest.
+pub fn normalize_into(
+    raw: &Path,
+    options: &crate::NormalizeOptions,
+    out_dir: &Path,
+) -> Result<(crate::Normalized, Vec<WrittenTable>)> {
+    fs::create_dir_all(out_dir).map_err(|e| NormalizeError::read(out_dir, e))?;
+    let mut trade = TradeSink::create(out_dir)?;
+    let normalized = crate::normalize_folder_with(raw, options, |rows| trade.write(&rows))?;
+    let written = finish_tables(&normalized.tables, trade, &normalized.files, out_dir)?;
+    Ok((normalized, written))
+}
+
+/// Writes production, salient and countries, closes the trade file, and writes the manifest.
+fn finish_tables(tables: &Tables, trade: TradeSink, files: &[FileReport], out_dir: &Path) -> Result<Vec<WrittenTable>> {
     let written = vec![
         write_one::<ProductionRow>(&tables.production, out_dir)?,
-        write_one::<TradeRow>(&tables.trade, out_dir)?,
+        trade.finish()?,
         write_one::<SalientRow>(&tables.salient, out_dir)?,
         write_one::<CountryRow>(&tables.countries, out_dir)?,
     ];
@@ -51,6 +72,63 @@ pub fn write_tables(tables: &Tables, files: &[FileReport], out_dir: &Path) -> Re
     Ok(written)
 }
 
+/// The trade table written as rows arrive: batches into one Parquet file under a temporary name,
+/// renamed into place by [`TradeSink::finish`] (dropped unfinished, the temporary file is removed).
+struct TradeSink {
+    writer: Option<ArrowWriter<fs::File>>,
+    temporary: PathBuf,
+    path: PathBuf,
+    rows: usize,
+}
+
+impl TradeSink {
+    fn create(out_dir: &Path) -> Result<Self> {
+        let path = out_dir.join(format!("{}.parquet", TradeRow::NAME));
+        let temporary = path.with_extension(format!("{}.tmp", std::process::id()));
+        let error =
+            |message: String| NormalizeError::Write { file: path.clone(), table: TradeRow::NAME.into(), message };
+        let file = fs::File::create(&temporary).map_err(|e| error(e.to_string()))?;
+        let writer = ArrowWriter::try_new(file, TradeRow::schema(), Some(writer_properties()?))
+            .map_err(|e| error(e.to_string()))?;
+        Ok(Self { writer: Some(writer), temporary, path, rows: 0 })
+    }
+
+    fn error(&self, message: impl ToString) -> NormalizeError {
+        NormalizeError::Write { file: self.path.clone(), table: TradeRow::NAME.into(), message: message.to_string() }
+    }
+
+    fn write(&mut self, rows: &[TradeRow]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let batch = TradeRow::to_batch(rows).map_err(|e| self.error(e))?;
+        let finished = self.error("already finished");
+        let writer = self.writer.as_mut().ok_or(finished)?;
+        if let Err(e) = writer.write(&batch) {
+            return Err(self.error(e));
+        }
+        self.rows += rows.len();
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<WrittenTable> {
+        let writer = self.writer.take().ok_or_else(|| self.error("already finished"))?;
+        let file = writer.into_inner().map_err(|e| self.error(e))?;
+        file.sync_all().map_err(|e| self.error(e))?;
+        fs::rename(&self.temporary, &self.path).map_err(|e| self.error(e))?;
+        reeflow_model::failpoint::reached("normalize:table");
+        Ok(WrittenTable { table: TradeRow::NAME.to_string(), path: self.path.clone(), rows: self.rows })
+    }
+}
+
+impl Drop for TradeSink {
+    fn drop(&mut self) {
+        if self.writer.is_some() {
+            let _ = fs::remove_file(&self.temporary);
+        }
+    }
+}
+
 fn write_one<T: Table>(rows: &[T], out_dir: &Path) -> Result<WrittenTable> {
     let path = out_dir.join(format!("{}.parquet", T::NAME));
     let batch = T::to_batch(rows).map_err(|e| NormalizeError::Write {
@@ -63,12 +141,22 @@ fn write_one<T: Table>(rows: &[T], out_dir: &Path) -> Result<WrittenTable> {
     Ok(WrittenTable { table: T::NAME.to_string(), path, rows: rows.len() })
 }
 
-/// Parquet with zstd compression and no wall-clock metadata, so the same rows give the same bytes.
-pub fn write_parquet(file: fs::File, batch: &RecordBatch) -> std::result::Result<(), String> {
-    let properties = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(9).map_err(|e| e.to_string())?))
+/// zstd compression and no wall-clock metadata, so the same rows give the same bytes.
+fn writer_properties() -> Result<WriterProperties> {
+    let level = ZstdLevel::try_new(9).map_err(|e| NormalizeError::Write {
+        file: PathBuf::new(),
+        table: String::new(),
+        message: e.to_string(),
+    })?;
+    Ok(WriterProperties::builder()
+        .set_compression(Compression::ZSTD(level))
         .set_created_by("reeflow".to_string())
-        .build();
+        .build())
+}
+
+/// One batch as a Parquet file, with [`writer_properties`].
+pub fn write_parquet(file: fs::File, batch: &RecordBatch) -> std::result::Result<(), String> {
+    let properties = writer_properties().map_err(|e| e.to_string())?;
     let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(properties)).map_err(|e| e.to_string())?;
     writer.write(batch).map_err(|e| e.to_string())?;
     writer.close().map_err(|e| e.to_string())?;
