@@ -334,8 +334,9 @@ async fn dispatch(cli: Cli) -> Result<u8> {
 
 /// `reeflow report`: draws the published version's outputs into `out`.
 async fn report(settings: &Settings, years: &[i32], out: &Path) -> Result<u8> {
+    // One resolution of `current` for both the engine and what the page says it shows.
     let published = settings.layout.published()?;
-    let engine = settings.engine().await?;
+    let engine = settings.layout.engine_over(&published.inputs, &published.out, &settings.engine_options).await?;
     let context = reeflow_report::ReportContext {
         version: published.version.as_ref().map(|v| v.info.id.clone()),
         inputs: published.version.as_ref().map(|v| format!("{:?}", v.info.inputs).to_lowercase()),

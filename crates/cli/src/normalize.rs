@@ -4,8 +4,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use anyhow::Result;
-use reeflow_normalize::NormalizeOptions;
 use reeflow_normalize::write::WrittenTable;
+use reeflow_normalize::{NormalizeOptions, RawFile};
 
 /// Normalizes `raw` into `out`, with a line per raw file on stderr.
 pub fn normalize(raw: &Path, out: &Path, options: &NormalizeOptions) -> Result<Vec<WrittenTable>> {
@@ -49,10 +49,10 @@ pub fn print_written(written: &[WrittenTable]) {
     }
 }
 
-/// True when the normalized tables are missing, were made from another set of raw files (names
-/// or sizes differ from their manifest's list: another raw folder, a file added or removed), or
-/// are older than a file in the raw folder.
-pub fn needs_normalize(raw: &Path, normalized: &Path) -> Result<bool> {
+/// True when the normalized tables are missing, were made from another set of raw files than
+/// `raw_files` (names or sizes differ from their manifest's list: another raw folder, a file added
+/// or removed), or are older than one of them.
+pub fn needs_normalize(raw_files: &[RawFile], normalized: &Path) -> Result<bool> {
     let manifest = normalized.join("_manifest.json");
     let Ok(written) = std::fs::metadata(&manifest).and_then(|m| m.modified()) else {
         return Ok(true);
@@ -67,10 +67,10 @@ pub fn needs_normalize(raw: &Path, normalized: &Path) -> Result<bool> {
         .collect();
     let mut present = BTreeSet::new();
     let mut newest = std::time::SystemTime::UNIX_EPOCH;
-    for file in reeflow_normalize::discover(raw)? {
+    for file in raw_files {
         let metadata = std::fs::metadata(&file.path)?;
         newest = newest.max(metadata.modified()?);
-        present.insert((file.relative, metadata.len()));
+        present.insert((file.relative.clone(), metadata.len()));
     }
     Ok(present != listed || newest > written)
 }

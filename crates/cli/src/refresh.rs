@@ -8,6 +8,7 @@ use reeflow_versions::{Staging, Version};
 
 use crate::config::Config;
 use crate::diff::{DiffFormat, Side};
+use crate::versioned::Renormalize;
 use crate::{Settings, SummaryFormat, diff, fetch, stages, versioned};
 
 #[derive(clap::Args)]
@@ -104,16 +105,10 @@ async fn build(settings: &Settings, config: &Config, args: &RefreshArgs, summary
         }
     }
     let raw = args.raw.clone().unwrap_or_else(|| layout.raw.clone());
-    if !raw.is_dir() || reeflow_normalize::discover(&raw)?.is_empty() {
-        anyhow::bail!(
-            "no raw files in {}: fetch them (--fetch all, the default) or name a folder with --raw DIR",
-            raw.display()
-        );
-    }
 
     let staging = layout.versions.begin("reeflow refresh")?;
     summary.previous = staging.baseline.id.clone();
-    let inputs = versioned::prepare_inputs(settings, &staging, &raw, true)?;
+    let inputs = versioned::prepare_inputs(settings, &staging, &raw, Renormalize::Always)?;
     staging.link_baseline_out()?;
     let stage_list = stages::load_stages(settings)?;
     let everything = reeflow_pipeline::select_stages(&stage_list, None)?;
@@ -132,7 +127,7 @@ async fn build(settings: &Settings, config: &Config, args: &RefreshArgs, summary
     }
     summary.run = Some(run);
 
-    let old = published_side(settings)?;
+    let old = published_side(&staging);
     let new = Side { label: staging.id.clone(), normalized: Some(staging.normalized()), out: Some(staging.out()) };
     let limit = config.diff.limit.unwrap_or(diff::DEFAULT_LIMIT);
     let report = diff::compare(settings, config, &old, &new, limit).await?;
@@ -173,19 +168,16 @@ async fn build(settings: &Settings, config: &Config, args: &RefreshArgs, summary
     finish(summary, "published", 0, Some(version), None)
 }
 
-/// The published tables as the old side: the current version, the plain folders of a data folder
-/// from before versions, or nothing.
-fn published_side(settings: &Settings) -> Result<Side> {
-    if let Some(current) = settings.layout.versions.current()? {
-        return Ok(Side {
-            label: current.info.id.clone(),
-            normalized: Some(current.normalized()),
-            out: Some(current.out()),
-        });
+/// The published tables as the old side, as the staging version found them when it began (under
+/// the lock): the current version, the plain folders of a data folder from before versions, or
+/// nothing.
+fn published_side(staging: &Staging) -> Side {
+    let baseline = &staging.baseline;
+    Side {
+        label: baseline.id.clone().unwrap_or_else(|| "nothing published".into()),
+        normalized: baseline.tables.clone(),
+        out: baseline.out.clone(),
     }
-    let data = &settings.layout.data_dir;
-    let existing = |name: &str| Some(data.join(name)).filter(|p| p.is_dir());
-    Ok(Side { label: "nothing published".into(), normalized: existing("normalized"), out: existing("out") })
 }
 
 /// Writes the diff as JSON and Markdown into the version (a CI job uploads them).

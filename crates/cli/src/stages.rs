@@ -109,7 +109,7 @@ pub async fn run(
     let selected = select_stages(&stages, select)?;
     let layout = &settings.layout;
     let staging = layout.versions.begin("reeflow run")?;
-    let inputs = versioned::prepare_inputs(settings, &staging, raw, false)?;
+    let inputs = versioned::prepare_inputs(settings, &staging, raw, versioned::Renormalize::WhenRawChanged)?;
     staging.link_baseline_out()?;
     let mut engine = layout
         .engine_over(&staging.normalized(), &staging.out(), &settings.engine_options)

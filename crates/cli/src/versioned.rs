@@ -15,18 +15,35 @@ pub struct PreparedInputs {
     pub normalized_now: bool,
 }
 
-/// Fills the staging version's `normalized/`: normalized from `raw` when it holds raw files (only
-/// when a raw file is newer than the current version's tables, unless `always`), else carried
-/// over from the current version, else linked from the bundled snapshot.
-pub fn prepare_inputs(settings: &Settings, staging: &Staging, raw: &Path, always: bool) -> Result<PreparedInputs> {
-    let has_raw = raw.is_dir() && !reeflow_normalize::discover(raw)?.is_empty();
+/// When [`prepare_inputs`] normalizes the raw files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Renormalize {
+    /// Only when the raw files differ from those the current tables were made from (`run`).
+    WhenRawChanged,
+    /// Always, and the raw folder must hold files (`refresh`: adapter changes are picked up too).
+    Always,
+}
+
+/// Fills the staging version's `normalized/`: normalized from `raw` when it holds raw files (with
+/// `WhenRawChanged`, only when they differ from those the current tables were made from), else
+/// carried over from the current version, else linked from the bundled snapshot.
+pub fn prepare_inputs(settings: &Settings, staging: &Staging, raw: &Path, mode: Renormalize) -> Result<PreparedInputs> {
+    let raw_files = if raw.is_dir() { reeflow_normalize::discover(raw)? } else { Vec::new() };
+    if raw_files.is_empty() && mode == Renormalize::Always {
+        bail!(
+            "no raw files in {}: fetch them (--fetch all, the default) or name a folder with --raw DIR",
+            raw.display()
+        );
+    }
     let baseline = staging.baseline.normalized.as_deref();
-    if has_raw {
-        let fresh = match baseline {
-            Some(tables) if !always => !normalize::needs_normalize(raw, tables)?,
-            _ => false,
+    if !raw_files.is_empty() {
+        let carried = match baseline {
+            Some(tables) if mode == Renormalize::WhenRawChanged && !normalize::needs_normalize(&raw_files, tables)? => {
+                Some(tables)
+            }
+            _ => None,
         };
-        if let (true, Some(tables)) = (fresh, baseline) {
+        if let Some(tables) = carried {
             staging.link_normalized_from(tables)?;
             return Ok(PreparedInputs { origin: Inputs::Raw, normalized_now: false });
         }

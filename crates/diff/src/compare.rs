@@ -78,6 +78,20 @@ impl TableComparison<'_> {
         Ok(usize::try_from(value).unwrap_or(0))
     }
 
+    /// The number of joined rows meeting each condition, in one query.
+    async fn counts(&self, conditions: &[String]) -> Result<Vec<usize>, DiffError> {
+        let columns: Vec<String> =
+            conditions.iter().enumerate().map(|(i, c)| format!("count(*) FILTER (WHERE {c}) AS c{i}")).collect();
+        let batches = self.query(&format!("SELECT {} FROM {JOINED}", columns.join(", "))).await?;
+        let batch = batches.first().ok_or_else(|| self.error("no counts returned"))?;
+        Ok((0..conditions.len())
+            .map(|i| {
+                let array = batch.column(i).as_primitive::<arrow::datatypes::Int64Type>();
+                usize::try_from(array.value(0)).unwrap_or(0)
+            })
+            .collect())
+    }
+
     async fn register(&self, name: &str, side: &Option<TableSide>) -> Result<Option<Schema>, DiffError> {
         let _ = self.ctx.deregister_table(name);
         let Some(side) = side else { return Ok(None) };
@@ -136,7 +150,7 @@ impl TableComparison<'_> {
             .iter()
             .filter_map(|field| {
                 let before = old.field_with_name(field.name()).ok()?;
-                let numeric = is_numeric(field.data_type()) && is_numeric(before.data_type());
+                let numeric = field.data_type().is_numeric() && before.data_type().is_numeric();
                 Some(ValueColumn { name: field.name().clone(), numeric })
             })
             .collect();
@@ -176,18 +190,18 @@ impl TableComparison<'_> {
             values.iter().map(|c| distinct(&c.name)).collect::<Vec<_>>().join(" OR ")
         };
         let both = "__in_old AND __in_new";
-        diff.added = self.count(&format!("SELECT count(*) FROM {JOINED} WHERE NOT __in_old")).await?;
-        diff.removed = self.count(&format!("SELECT count(*) FROM {JOINED} WHERE NOT __in_new")).await?;
-        diff.changed = self.count(&format!("SELECT count(*) FROM {JOINED} WHERE {both} AND ({any_change})")).await?;
+        // Every count in one pass over the joined rows: added, removed, changed, then per column.
+        let mut counts =
+            vec!["NOT __in_old".to_string(), "NOT __in_new".to_string(), format!("{both} AND ({any_change})")];
+        counts.extend(values.iter().map(|c| format!("{both} AND {}", distinct(&c.name))));
+        let counts = self.counts(&counts).await?;
+        (diff.added, diff.removed, diff.changed) = (counts[0], counts[1], counts[2]);
         diff.added_keys = self.keys(JOINED, "NOT __in_old").await?;
         diff.removed_keys = self.keys(JOINED, "NOT __in_new").await?;
         diff.changed_keys = self.keys(JOINED, &format!("{both} AND ({any_change})")).await?;
-        for column in values {
-            let changed = self
-                .count(&format!("SELECT count(*) FROM {JOINED} WHERE {both} AND {}", distinct(&column.name)))
-                .await?;
-            if changed > 0 {
-                diff.columns.push(self.column_diff(column, changed).await?);
+        for (column, changed) in values.iter().zip(&counts[3..]) {
+            if *changed > 0 {
+                diff.columns.push(self.column_diff(column, *changed).await?);
             }
         }
         let mut breaches = self.removal_breaches(thresholds, diff.removed, &diff.removed_keys);
@@ -430,10 +444,6 @@ fn schema_changes(old: &Schema, new: &Schema) -> Vec<String> {
         }
     }
     changes
-}
-
-fn is_numeric(data_type: &DataType) -> bool {
-    data_type.is_numeric()
 }
 
 fn quote(name: &str) -> String {

@@ -102,8 +102,7 @@ impl TradeSink {
             return Ok(());
         }
         let batch = TradeRow::to_batch(rows).map_err(|e| self.error(e))?;
-        let finished = self.error("already finished");
-        let writer = self.writer.as_mut().ok_or(finished)?;
+        let Some(writer) = self.writer.as_mut() else { return Err(self.error("already finished")) };
         if let Err(e) = writer.write(&batch) {
             return Err(self.error(e));
         }

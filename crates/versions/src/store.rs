@@ -105,8 +105,11 @@ impl Version {
 pub struct Baseline {
     /// The current version's id; None for legacy folders or an empty data folder.
     pub id: Option<String>,
-    /// The input tables, when they came from raw files (None: the bundled snapshot, or nothing).
+    /// The input tables, when they came from raw files (None: the bundled snapshot, or nothing):
+    /// what a new version may carry over.
     pub normalized: Option<PathBuf>,
+    /// The published input tables whatever their origin: what a new version is compared with.
+    pub tables: Option<PathBuf>,
     pub out: Option<PathBuf>,
 }
 
@@ -243,11 +246,16 @@ impl VersionStore {
     pub fn baseline(&self) -> Result<Baseline> {
         if let Some(current) = self.current()? {
             let normalized = (current.info.inputs == Inputs::Raw).then(|| current.normalized());
-            return Ok(Baseline { id: Some(current.info.id.clone()), normalized, out: Some(current.out()) });
+            return Ok(Baseline {
+                id: Some(current.info.id.clone()),
+                normalized,
+                tables: Some(current.normalized()),
+                out: Some(current.out()),
+            });
         }
         let (out, normalized) = (self.legacy_dir("out"), self.legacy_dir("normalized"));
         let normalized = normalized.filter(|n| n.join("production.parquet").exists());
-        Ok(Baseline { id: None, normalized, out })
+        Ok(Baseline { id: None, tables: normalized.clone(), normalized, out })
     }
 
     /// `<data>/<name>` when it is a plain folder (a data folder from before versions).
