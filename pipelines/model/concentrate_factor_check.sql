@@ -1,5 +1,5 @@
 /*
-description = "Cross-check of the concentrate REO factor (METHOD.md): USGS's US exports of ores and compounds in t REO divided by the gross tonnes of US concentrate shipped to China. China's own 253090 imports from the US are the preferred denominator; where the data lack them, the US-reported shipments (booked under 2846) are used, and the basis says so."
+description = "Cross-check of the concentrate REO factor (docs/method.md): USGS's US exports of ores and compounds in t REO divided by the gross tonnes of US concentrate shipped to China. China's own 253090 imports from the US are the preferred denominator; where the data lack them, the US-reported shipments (booked under 2846) are used, and the basis says so."
 grain = ["year"]
 
 [schema]

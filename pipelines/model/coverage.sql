@@ -30,8 +30,10 @@ trade_terms AS (
 ),
 balance_terms AS (
     SELECT 'stage_balance' AS table_name, region, year, stage, 'production' AS item,
-           CASE WHEN production_t_reo IS NULL THEN 'gap' ELSE 'data' END AS status,
-           CASE WHEN production_t_reo IS NULL THEN 'no production statistic for this region and stage'
+           CASE WHEN production_t_reo IS NULL THEN 'gap'
+                WHEN inputs LIKE 'production: assumption;%' THEN 'assumption' ELSE 'data' END AS status,
+           CASE WHEN inputs LIKE 'production: not listed;%'
+                    THEN 'no production statistic for this region and stage, and no assumption'
                 ELSE regexp_replace(inputs, '; next stage.*', '') END AS detail
     FROM b
     UNION ALL
@@ -45,8 +47,10 @@ balance_terms AS (
     FROM trade_terms
     UNION ALL
     SELECT 'stage_balance', region, year, stage, 'next_stage_input',
-           CASE WHEN next_stage_input_t_reo IS NULL THEN 'gap' ELSE 'data' END,
-           CASE WHEN next_stage_input_t_reo IS NULL THEN 'no production statistic for the next stage'
+           CASE WHEN next_stage_input_t_reo IS NULL THEN 'gap'
+                WHEN inputs LIKE '%next stage: assumption' THEN 'assumption' ELSE 'data' END,
+           CASE WHEN inputs LIKE '%next stage: not listed'
+                    THEN 'no production statistic for the next stage, and no assumption'
                 ELSE regexp_replace(inputs, '^.*next stage: ', '') END
     FROM b
     UNION ALL

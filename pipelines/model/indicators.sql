@@ -14,7 +14,7 @@ value_high = "Float64"
 complete = "Boolean"
 
 [checks]
-not_null = ["value", "unit", "complete"]
+not_null = ["unit", "complete"]
 accepted_values = { indicator = ["net_exports_t_reo", "net_import_reliance", "import_partner_share", "hhi_supply", "bilateral_balance_t_reo", "mine_share_world"] }
 
 [checks.sql]
@@ -29,7 +29,7 @@ region = "Model region (WLD for world-level indicators such as hhi_supply)."
 stage = "Supply-chain stage."
 indicator = "net_exports_t_reo (X - M); net_import_reliance ((M - X) / (P + M - X), USGS's definition without stock change; negative: net exporter); import_partner_share (partner's share of the region's imports of the stage); hhi_supply (Herfindahl-Hirschman index of production by country, 0-1); bilateral_balance_t_reo (region's exports to partner minus its imports from partner); mine_share_world (region's mine production / world)."
 partner = "The partner region for import_partner_share and bilateral_balance_t_reo; '' otherwise."
-value = "The indicator with central REO factors."
+value = "The indicator with central REO factors; null where a term is unknown (e.g. a flow the data do not cover: see note)."
 value_low = "With the factor combination giving the lowest value (null where factors do not apply)."
 value_high = "With the factor combination giving the highest value."
 unit = "t_reo, ratio or share."
@@ -64,11 +64,14 @@ reliance AS (
       AND production_t_reo + imports_t_reo - exports_t_reo > 0
 ),
 region_flows AS (
-    -- Flows between regions (t REO, where known), the basis of partner shares and balances.
+    -- Flows between regions, the basis of partner shares and balances: t REO only where every flow
+    -- of the pair is known in t REO (a flow without a factor leaves the pair's total unknown).
     SELECT year, exporter_region, importer_region, stage,
-           sum(t_reo) AS t_reo, sum(t_reo_low) AS t_reo_low, sum(t_reo_high) AS t_reo_high
+           CASE WHEN count(t_reo) = count(*) THEN sum(t_reo) END AS t_reo,
+           CASE WHEN count(t_reo) = count(*) THEN sum(t_reo_low) END AS t_reo_low,
+           CASE WHEN count(t_reo) = count(*) THEN sum(t_reo_high) END AS t_reo_high
     FROM trade_flows
-    WHERE importer_region <> exporter_region AND t_reo IS NOT NULL AND year >= 2000
+    WHERE importer_region <> exporter_region AND year >= 2000
     GROUP BY year, exporter_region, importer_region, stage
 ),
 partner_share AS (
@@ -80,9 +83,11 @@ partner_share AS (
            CASE WHEN COALESCE(b.imports_complete, false) THEN 'share of imports the region reported'
                 ELSE 'share of imports seen in partner reports only' END AS note
     FROM (
+        -- The total is known only when every partner's flow is.
         SELECT year, importer_region AS region, exporter_region AS partner, stage, t_reo,
-               sum(t_reo) OVER (PARTITION BY year, importer_region, stage) AS total_t_reo
+               CASE WHEN count(t_reo) OVER w = count(*) OVER w THEN sum(t_reo) OVER w END AS total_t_reo
         FROM region_flows
+        WINDOW w AS (PARTITION BY year, importer_region, stage)
     ) AS p
     LEFT JOIN balance AS b ON b.region = p.region AND b.year = p.year AND b.stage = p.stage
     WHERE p.total_t_reo > 0
@@ -101,21 +106,49 @@ hhi AS (
     GROUP BY c.year, c.stage
     HAVING count(*) >= 5
 ),
+pair_coverage AS (
+    -- Whether a missing flow is a known zero: the importer's own imports, or the exporter's own
+    -- exports, of the stage are complete (stage_balance), so a flow absent from them did not occur.
+    SELECT x.year, x.stage, x.region AS exporter_region, m.region AS importer_region,
+           COALESCE(x.exports_complete, false) OR COALESCE(m.imports_complete, false) AS covered
+    FROM balance AS x
+    JOIN balance AS m ON m.year = x.year AND m.stage = x.stage AND m.region <> x.region
+),
 bilateral AS (
-    SELECT COALESCE(x.year, m.year) AS year, COALESCE(x.exporter_region, m.importer_region) AS region,
-           COALESCE(x.stage, m.stage) AS stage, 'bilateral_balance_t_reo' AS indicator,
-           COALESCE(x.importer_region, m.exporter_region) AS partner,
-           COALESCE(x.t_reo, 0) - COALESCE(m.t_reo, 0) AS value,
-           COALESCE(x.t_reo_low, 0) - COALESCE(m.t_reo_high, 0) AS value_low,
-           COALESCE(x.t_reo_high, 0) - COALESCE(m.t_reo_low, 0) AS value_high,
+    SELECT d.year, 'USA' AS region, d.stage, 'bilateral_balance_t_reo' AS indicator, 'CHN' AS partner,
+           out_t - in_t AS value, out_low - in_high AS value_low, out_high - in_low AS value_high,
            't_reo' AS unit,
-           (x.year IS NOT NULL AND m.year IS NOT NULL) AS complete,
-           CASE WHEN x.year IS NULL THEN 'no flow region→partner in the data'
-                WHEN m.year IS NULL THEN 'no flow partner→region in the data'
-                ELSE 'both directions in the data' END AS note
-    FROM (SELECT * FROM region_flows WHERE exporter_region = 'USA' AND importer_region = 'CHN') AS x
-    FULL OUTER JOIN (SELECT * FROM region_flows WHERE exporter_region = 'CHN' AND importer_region = 'USA') AS m
-        ON m.year = x.year AND m.stage = x.stage
+           (out_t IS NOT NULL AND in_t IS NOT NULL) AS complete,
+           concat('USA→CHN: ', out_note, '; CHN→USA: ', in_note) AS note
+    FROM (
+        SELECT k.year, k.stage,
+               CASE WHEN x.year IS NOT NULL THEN x.t_reo WHEN cx.covered THEN 0.0 END AS out_t,
+               CASE WHEN x.year IS NOT NULL THEN x.t_reo_low WHEN cx.covered THEN 0.0 END AS out_low,
+               CASE WHEN x.year IS NOT NULL THEN x.t_reo_high WHEN cx.covered THEN 0.0 END AS out_high,
+               CASE WHEN m.year IS NOT NULL THEN m.t_reo WHEN cm.covered THEN 0.0 END AS in_t,
+               CASE WHEN m.year IS NOT NULL THEN m.t_reo_low WHEN cm.covered THEN 0.0 END AS in_low,
+               CASE WHEN m.year IS NOT NULL THEN m.t_reo_high WHEN cm.covered THEN 0.0 END AS in_high,
+               CASE WHEN x.year IS NOT NULL AND x.t_reo IS NULL THEN 'in the data without a REO factor (unknown)'
+                    WHEN x.year IS NOT NULL THEN 'in the data'
+                    WHEN cx.covered THEN 'none in a complete report (0)'
+                    ELSE 'not in the data and no complete report covers it (unknown)' END AS out_note,
+               CASE WHEN m.year IS NOT NULL AND m.t_reo IS NULL THEN 'in the data without a REO factor (unknown)'
+                    WHEN m.year IS NOT NULL THEN 'in the data'
+                    WHEN cm.covered THEN 'none in a complete report (0)'
+                    ELSE 'not in the data and no complete report covers it (unknown)' END AS in_note
+        FROM (SELECT year, stage FROM region_flows
+              WHERE (exporter_region = 'USA' AND importer_region = 'CHN')
+                 OR (exporter_region = 'CHN' AND importer_region = 'USA')
+              GROUP BY year, stage) AS k
+        LEFT JOIN region_flows AS x
+            ON x.year = k.year AND x.stage = k.stage AND x.exporter_region = 'USA' AND x.importer_region = 'CHN'
+        LEFT JOIN region_flows AS m
+            ON m.year = k.year AND m.stage = k.stage AND m.exporter_region = 'CHN' AND m.importer_region = 'USA'
+        LEFT JOIN pair_coverage AS cx
+            ON cx.year = k.year AND cx.stage = k.stage AND cx.exporter_region = 'USA' AND cx.importer_region = 'CHN'
+        LEFT JOIN pair_coverage AS cm
+            ON cm.year = k.year AND cm.stage = k.stage AND cm.exporter_region = 'CHN' AND cm.importer_region = 'USA'
+    ) AS d
 ),
 mine_share AS (
     -- Share from one edition: the newest edition that prints both the region's producers and the

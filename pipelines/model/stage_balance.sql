@@ -22,14 +22,6 @@ not_null = ["region", "year", "stage"]
 accepted_values = { stage = ["mining", "separation", "metal", "magnet"] }
 
 [checks.sql]
-# The balance closes by construction: registered supply + U = registered use. This guards the
-# arithmetic (and any later change to how U is estimated) to ref_settings.balance_tolerance_t_reo.
-mass_balance_closes = """
-SELECT b.region, b.year, b.stage, b.supply_t_reo, b.use_t_reo, b.unregistered_t_reo
-FROM stage_balance AS b CROSS JOIN ref_settings AS s
-WHERE b.unregistered_t_reo IS NOT NULL
-  AND abs(b.supply_t_reo + b.unregistered_t_reo - b.use_t_reo) > s.balance_tolerance_t_reo
-"""
 unregistered_bounds_ordered = """
 SELECT * FROM stage_balance
 WHERE unregistered_t_reo_low > unregistered_t_reo OR unregistered_t_reo > unregistered_t_reo_high
@@ -43,14 +35,14 @@ WHERE production_t_reo < 0 OR imports_t_reo < 0 OR exports_t_reo < 0 OR next_sta
 region = "Model region (ref_region_list): USA, CHN, MMR, AUS, MYS, JPN, EUU, VNM, EST, ROW."
 year = "Calendar year (2000 to the latest year with production or trade data)."
 stage = "Supply-chain stage: mining, separation, metal, magnet."
-production_t_reo = "P: output of the stage in the region (production_by_stage, newest edition; countries an edition does not list count as 0 in years the edition lists countries). Null when unknown."
+production_t_reo = "P: output of the stage in the region: the sum of its countries' figures in production_by_stage (one edition per year where an edition itemises producers), or a stated production assumption; null when a member's figure is withheld (W, NA) or no edition lists the region and no assumption covers it."
 imports_t_reo = "M: imports of stage goods from other regions (trade_flows), or the stated assumption; null when neither."
 imports_t_reo_low = "M with the low REO factors."
 imports_t_reo_high = "M with the high REO factors."
 exports_t_reo = "X: exports of stage goods to other regions (trade_flows), or the stated assumption."
 exports_t_reo_low = "X with the low REO factors."
 exports_t_reo_high = "X with the high REO factors."
-next_stage_input_t_reo = "Input needed by the next stage in the region: the next stage's production (for magnet: demand). Null when unknown."
+next_stage_input_t_reo = "Input needed by the next stage in the region: the next stage's production (for magnet: demand), as production_t_reo is made. Null when unknown."
 stock_change_t_reo = "Δ stock (assumption; no stock statistics in the data)."
 supply_t_reo = "Registered supply: P + M."
 use_t_reo = "Registered use: next-stage input + X + Δ stock."
@@ -62,7 +54,7 @@ exports_basis = "trade, assumption, or null."
 imports_complete = "True when the region's own customs reported every heading of the stage that year with a complete partner breakdown (trade_partner_coverage); false when imports rest on some partners or on partner reports only (then a lower bound)."
 exports_complete = "The same for exports."
 assumptions = "The assumptions (config/model.toml) used for this row, as term: reason."
-inputs = "Where the terms come from: production editions, trade sources."
+inputs = "Where the production terms come from: the editions used, 'assumption', or why they are unknown ('withheld: a member's figure is W or NA', 'not listed')."
 complete = "True when every term is data from the region's own statistics (no assumption, no partner-only trade)."
 */
 WITH years AS (
@@ -78,13 +70,8 @@ grid AS (
     SELECT r.region, y.year, s.stage, s.stage_order, s.next_stage
     FROM ref_region_list AS r CROSS JOIN years AS y CROSS JOIN stages AS s
 ),
-listed_years AS (
-    -- Years and stages for which an edition lists producers country by country.
-    SELECT year, stage FROM production_by_stage
-    WHERE country_iso3 NOT IN ('WLD', 'OTH')
-    GROUP BY year, stage HAVING count(*) >= 5
-),
 region_production AS (
+    -- A region's output: null when one of its countries' figures is withheld (W, NA).
     SELECT p.region, p.year, p.stage,
            CASE WHEN count(p.t_reo) = count(*) THEN sum(p.t_reo) END AS t_reo,
            array_to_string(array_sort(array_agg(DISTINCT p.edition)), ',') AS editions
@@ -92,15 +79,32 @@ region_production AS (
     WHERE p.country_iso3 <> 'WLD'
     GROUP BY p.region, p.year, p.stage
 ),
+production_keys AS (
+    SELECT DISTINCT region, year, stage FROM grid
+    UNION SELECT DISTINCT region, year, next_stage FROM grid
+),
+assumed_production AS (
+    SELECT k.region, k.year, k.stage, max(a.t_reo) AS t_reo,
+           array_to_string(array_sort(array_agg(DISTINCT concat('production of ', k.stage, ': ', a.reason))), ' | ')
+               AS reason
+    FROM production_keys AS k
+    JOIN ref_assumptions AS a
+        ON a.term = 'production' AND (a.region = k.region OR a.region = '*') AND (a.stage = k.stage OR a.stage = '*')
+        AND k.year >= a.first_year AND (a.last_year IS NULL OR k.year <= a.last_year)
+    GROUP BY k.region, k.year, k.stage
+),
 production AS (
-    SELECT g.region, g.year, g.stage,
-           COALESCE(p.t_reo, CASE WHEN l.year IS NOT NULL THEN 0.0 END) AS t_reo,
-           CASE WHEN p.editions IS NOT NULL THEN p.editions
-                WHEN l.year IS NOT NULL THEN 'not listed: 0' END AS editions
-    FROM (SELECT DISTINCT region, year, stage FROM grid
-          UNION SELECT DISTINCT region, year, next_stage FROM grid) AS g
-    LEFT JOIN region_production AS p ON p.region = g.region AND p.year = g.year AND p.stage = g.stage
-    LEFT JOIN listed_years AS l ON l.year = g.year AND l.stage = g.stage
+    -- Data first; a stated assumption only where no edition gives the region a figure.
+    SELECT k.region, k.year, k.stage,
+           CASE WHEN p.editions IS NOT NULL THEN p.t_reo ELSE a.t_reo END AS t_reo,
+           CASE WHEN p.editions IS NOT NULL AND p.t_reo IS NOT NULL THEN p.editions
+                WHEN p.editions IS NOT NULL THEN concat('withheld: a member''s figure is W or NA in ', p.editions)
+                WHEN a.t_reo IS NOT NULL THEN 'assumption'
+                ELSE 'not listed' END AS editions,
+           CASE WHEN p.editions IS NULL THEN a.reason END AS assumption
+    FROM production_keys AS k
+    LEFT JOIN region_production AS p ON p.region = k.region AND p.year = k.year AND p.stage = k.stage
+    LEFT JOIN assumed_production AS a ON a.region = k.region AND a.year = k.year AND a.stage = k.stage
 ),
 flows AS (
     SELECT region, year, stage, direction,
@@ -158,11 +162,14 @@ terms AS (
         oi.region IS NOT NULL AS imports_complete,
         ox.region IS NOT NULL AS exports_complete,
         concat_ws(' | ',
+            p.assumption,
+            n.assumption,
             CASE WHEN mi.t_reo IS NULL THEN am.reason END,
             CASE WHEN xe.t_reo IS NULL THEN ax.reason END,
             asc_.reason) AS assumptions,
-        concat('production: ', COALESCE(p.editions, 'none'), '; next stage: ', COALESCE(n.editions, 'none'))
-            AS inputs
+        concat('production: ', COALESCE(p.editions, 'not listed'), '; next stage: ', COALESCE(n.editions, 'not listed'))
+            AS inputs,
+        p.assumption IS NULL AND n.assumption IS NULL AS production_from_data
     FROM grid AS g
     LEFT JOIN production AS p ON p.region = g.region AND p.year = g.year AND p.stage = g.stage
     LEFT JOIN production AS n ON n.region = g.region AND n.year = g.year AND n.stage = g.next_stage
@@ -195,6 +202,6 @@ SELECT
     NULLIF(assumptions, '') AS assumptions,
     inputs,
     (imports_basis = 'trade' AND exports_basis = 'trade' AND imports_complete AND exports_complete
-     AND production_t_reo IS NOT NULL AND next_stage_input_t_reo IS NOT NULL) AS complete
+     AND production_t_reo IS NOT NULL AND next_stage_input_t_reo IS NOT NULL AND production_from_data) AS complete
 FROM terms
 ORDER BY region, year, stage_order

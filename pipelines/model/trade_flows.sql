@@ -23,6 +23,27 @@ SELECT * FROM trade_flows WHERE t_reo_low < 0 OR gross_kg < 0
 reo_low_mid_high_ordered = """
 SELECT * FROM trade_flows WHERE t_reo_low > t_reo OR t_reo > t_reo_high
 """
+# Where an importer's own report of a stage is complete (partner rows adding up to its World row),
+# the flows into it that the model uses, whichever side reported them, cannot weigh more than that
+# World row: more means a flow counted twice or a partner report booked to the wrong stage.
+imports_within_the_importers_world_row = """
+WITH headings AS (SELECT DISTINCT stage, substr(hs_code, 1, 4) AS heading FROM ref_hs_codes),
+world AS (
+    SELECT year, importer, stage, sum(world_kg) AS world_kg FROM (
+        SELECT c.year, c.reporter AS importer, h.stage, c.hs_code, max(c.world_kg) AS world_kg
+        FROM trade_partner_coverage AS c
+        JOIN headings AS h ON h.heading = substr(c.hs_code, 1, 4)
+        WHERE c.flow = 'M' AND c.partners_complete AND c.world_kg > 0
+        GROUP BY c.year, c.reporter, h.stage, c.hs_code
+    ) GROUP BY year, importer, stage
+)
+SELECT f.year, f.importer, f.stage, sum(f.gross_kg) AS flows_kg, max(w.world_kg) AS world_kg
+FROM trade_flows AS f
+JOIN world AS w ON w.year = f.year AND w.importer = f.importer AND w.stage = f.stage
+CROSS JOIN ref_settings AS s
+GROUP BY f.year, f.importer, f.stage
+HAVING sum(f.gross_kg) > max(w.world_kg) * (1 + max(s.partner_sum_tolerance))
+"""
 
 [columns]
 year = "Calendar year."

@@ -29,13 +29,6 @@ SELECT * FROM trade_reo WHERE gross_kg < 0 OR value_usd < 0 OR t_reo_low < 0
 reo_low_mid_high_ordered = """
 SELECT * FROM trade_reo WHERE t_reo_low > t_reo OR t_reo > t_reo_high
 """
-# The model uses one source (and file) per side, lane, year and code.
-one_report_per_side_in_model = """
-SELECT year, exporter, importer, reported_by, hs_code, count(DISTINCT source_file) AS files
-FROM trade_reo WHERE used_in_model
-GROUP BY year, exporter, importer, reported_by, hs_code
-HAVING count(DISTINCT source_file) > 1
-"""
 
 [columns]
 year = "Calendar year of the trade."
@@ -63,8 +56,8 @@ t_reo_low = "gross_kg / 1000 × reo_low: tonnes of REO, lower bound; null when w
 t_reo = "gross_kg / 1000 × reo_mid: tonnes of REO, central estimate."
 t_reo_high = "gross_kg / 1000 × reo_high: tonnes of REO, upper bound."
 is_estimated = "The source flags the figure as estimated."
-used_in_model = "True when this row is the report the model uses for its side of the flow (see not_used_reason)."
-not_used_reason = "Why a report is kept but not used: a source earlier in ref_settings.source_precedence (or a newer retrieval) reports the same side; or the heading is superseded by a reported subheading."
+used_in_model = "True when this row is the report the model uses for its side of the flow (see not_used_reason): per year, exporter, importer, side and heading, one file, and in it either the heading or its subheadings, never both."
+not_used_reason = "Why a report is kept but not used, naming what is used instead: another file reports the same side and heading (a file whose codes have REO factors first, then ref_settings.source_precedence, then the newest retrieval); or, in one file, the heading and its subheadings (subheadings are used when they add up to the heading within ref_settings.partner_sum_tolerance, or when the heading has no REO factor because it mixes other goods; otherwise the heading)."
 source = "Publisher of the report (comtrade, usitc_dataweb)."
 source_file = "Raw file the row was read from."
 edition = "Edition or retrieval of the source (e.g. comtrade:2026-07-10, USITC download)."
@@ -108,22 +101,65 @@ classified AS (
         AND (l.reported_by = r.reported_by OR l.reported_by = 'both')
         AND r.year >= l.first_year AND (l.last_year IS NULL OR r.year <= l.last_year)
 ),
-ranked AS (
-    SELECT
-        c.*,
-        dense_rank() OVER (
-            PARTITION BY year, exporter, importer, reported_by, hs_code
-            ORDER BY source_rank, edition DESC, source_file
-        ) AS file_rank
+with_factors AS (
+    SELECT c.*, substr(c.hs_code, 1, 4) AS heading, f.reo_mid IS NOT NULL AS has_factor,
+           hf.reo_mid IS NOT NULL AS heading_has_factor
     FROM classified AS c
+    LEFT JOIN reo_factors AS f ON f.hs_code = c.factor_code
+    LEFT JOIN reo_factors AS hf ON hf.hs_code = substr(c.hs_code, 1, 4)
+),
+files AS (
+    -- What each file reports of one side, lane, year and heading.
+    SELECT w.*,
+           max(CASE WHEN has_factor THEN 1 ELSE 0 END) OVER side_file AS file_has_factor,
+           max(CASE WHEN length(hs_code) = 4 THEN 1 ELSE 0 END) OVER side_file AS file_has_heading,
+           max(CASE WHEN length(hs_code) > 4 THEN 1 ELSE 0 END) OVER side_file AS file_has_subheadings,
+           sum(CASE WHEN length(hs_code) = 4 THEN value_usd END) OVER side_file AS heading_value,
+           sum(CASE WHEN length(hs_code) > 4 THEN value_usd END) OVER side_file AS subheadings_value
+    FROM with_factors AS w
+    WINDOW side_file AS (PARTITION BY year, exporter, importer, reported_by, heading, source_file)
+),
+ranked AS (
+    -- One file per side, lane, year and heading: a file whose codes carry REO factors first (a
+    -- heading without a factor mixes other goods), then the source precedence, then the newest
+    -- retrieval.
+    SELECT f.*,
+           dense_rank() OVER side_heading AS file_rank,
+           first_value(concat(source, ' ', source_file)) OVER side_heading AS preferred_file
+    FROM files AS f
+    WINDOW side_heading AS (
+        PARTITION BY year, exporter, importer, reported_by, heading
+        ORDER BY file_has_factor DESC, source_rank, edition DESC, source_file
+    )
+),
+chosen AS (
+    SELECT r.*,
+           CASE
+               WHEN r.file_has_heading = 0 OR r.file_has_subheadings = 0 THEN 'alone'
+               WHEN NOT r.heading_has_factor THEN 'subheadings'
+               WHEN abs(r.subheadings_value - r.heading_value) <= s.partner_sum_tolerance * r.heading_value
+                   THEN 'subheadings'
+               ELSE 'heading'
+           END AS level_used
+    FROM ranked AS r CROSS JOIN ref_settings AS s
 ),
 with_subheadings AS (
-    SELECT
-        r.*,
-        max(CASE WHEN length(hs_code) > 4 AND file_rank = 1 THEN 1 ELSE 0 END) OVER (
-            PARTITION BY year, exporter, importer, reported_by, substr(hs_code, 1, 4)
-        ) AS has_subheading
-    FROM ranked AS r
+    SELECT c.*,
+           c.file_rank = 1 AND (
+               c.level_used = 'alone'
+               OR (c.level_used = 'heading' AND length(c.hs_code) = 4)
+               OR (c.level_used = 'subheadings' AND length(c.hs_code) > 4)
+           ) AS used,
+           CASE
+               WHEN c.file_rank > 1 THEN concat('same side and heading reported by ', c.preferred_file, ', which is used')
+               WHEN c.level_used = 'subheadings' AND length(c.hs_code) = 4 AND NOT c.heading_has_factor
+                   THEN 'heading mixes other goods (no REO factor): its rare-earth subheadings in the same file are used'
+               WHEN c.level_used = 'subheadings' AND length(c.hs_code) = 4
+                   THEN 'its subheadings in the same file add up to it and are used'
+               WHEN c.level_used = 'heading' AND length(c.hs_code) > 4
+                   THEN 'the subheadings in this file do not add up to their heading, which is used'
+           END AS reason
+    FROM chosen AS c
 )
 SELECT
     w.year,
@@ -151,11 +187,8 @@ SELECT
     w.gross_kg / 1000.0 * f.reo_mid AS t_reo,
     w.gross_kg / 1000.0 * f.reo_high AS t_reo_high,
     w.is_estimated,
-    (w.file_rank = 1 AND NOT (length(w.hs_code) = 4 AND w.has_subheading = 1)) AS used_in_model,
-    CASE
-        WHEN w.file_rank > 1 THEN 'same side reported by a preferred source or newer retrieval'
-        WHEN length(w.hs_code) = 4 AND w.has_subheading = 1 THEN 'heading superseded by a reported subheading'
-    END AS not_used_reason,
+    w.used AS used_in_model,
+    w.reason AS not_used_reason,
     w.source,
     w.source_file,
     w.edition

@@ -23,8 +23,8 @@ china_to_us_t_reo_high = "High factors."
 china_to_us_rule = "How it was reconciled."
 china_imports_t_reo = "China's imports of the stage from every partner (t REO), when China's own report of the stage is complete; else null."
 us_share_of_china_imports = "us_to_china_t_reo / china_imports_t_reo; null where China's imports of the stage are not fully covered (e.g. ore under 253090)."
-us_imports_t_reo = "US imports of the stage from every partner in the data (USITC covers 18 partners: a lower bound)."
-china_share_of_us_imports = "china_to_us_t_reo / us_imports_t_reo (of the partners covered)."
+us_imports_t_reo = "US imports of the stage where the US report of them is complete (partner rows adding up to a World row); null otherwise."
+china_share_of_us_imports = "china_to_us_t_reo / us_imports_t_reo; null where US imports of the stage are not fully covered (USITC DataWeb extracts hold some partners and no World row)."
 */
 WITH us_cn AS (
     SELECT year, stage, t_reo, t_reo_low, t_reo_high, rule, gross_kg / 1000.0 AS gross_t
@@ -40,7 +40,8 @@ china_imports AS (
     WHERE region = 'CHN' AND imports_complete AND imports_basis = 'trade'
 ),
 us_imports AS (
-    SELECT year, stage, imports_t_reo FROM stage_balance WHERE region = 'USA' AND imports_basis = 'trade'
+    SELECT year, stage, imports_t_reo FROM stage_balance
+    WHERE region = 'USA' AND imports_complete AND imports_basis = 'trade'
 )
 SELECT
     k.year, k.stage,
@@ -49,9 +50,13 @@ SELECT
     b.t_reo AS china_to_us_t_reo, b.t_reo_low AS china_to_us_t_reo_low, b.t_reo_high AS china_to_us_t_reo_high,
     b.rule AS china_to_us_rule,
     ci.imports_t_reo AS china_imports_t_reo,
-    CASE WHEN ci.imports_t_reo > 0 THEN COALESCE(a.t_reo, 0) / ci.imports_t_reo END AS us_share_of_china_imports,
+    -- China's imports of the stage are complete (ci): no US flow in them is a known 0; a flow in the
+    -- data without a t REO figure leaves the share unknown.
+    CASE WHEN ci.imports_t_reo > 0 THEN (CASE WHEN a.year IS NULL THEN 0.0 ELSE a.t_reo END) / ci.imports_t_reo
+    END AS us_share_of_china_imports,
     ui.imports_t_reo AS us_imports_t_reo,
-    CASE WHEN ui.imports_t_reo > 0 THEN COALESCE(b.t_reo, 0) / ui.imports_t_reo END AS china_share_of_us_imports
+    CASE WHEN ui.imports_t_reo > 0 THEN (CASE WHEN b.year IS NULL THEN 0.0 ELSE b.t_reo END) / ui.imports_t_reo
+    END AS china_share_of_us_imports
 FROM keys AS k
 LEFT JOIN us_cn AS a ON a.year = k.year AND a.stage = k.stage
 LEFT JOIN cn_us AS b ON b.year = k.year AND b.stage = k.stage

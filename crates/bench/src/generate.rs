@@ -9,9 +9,9 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use arrow::array::RecordBatch;
-use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use reeflow_files::parquet::ParquetFile;
 use reeflow_model::{Provenance, Table, TradeRow};
 
 use crate::BenchError;
@@ -81,7 +81,7 @@ fn products() -> Vec<String> {
 }
 
 struct Writer<'a> {
-    writer: ArrowWriter<std::fs::File>,
+    writer: ParquetFile,
     rows: Vec<TradeRow>,
     provenance: &'a Provenance,
     path: &'a Path,
@@ -101,7 +101,7 @@ impl Writer<'_> {
             return Ok(());
         }
         let batch: RecordBatch = TradeRow::to_batch(&self.rows).map_err(|e| BenchError::write(self.path, e))?;
-        self.writer.write(&batch).map_err(|e| BenchError::write(self.path, e))?;
+        self.writer.write(&batch)?;
         self.rows.clear();
         Ok(())
     }
@@ -135,6 +135,7 @@ impl Writer<'_> {
             value_basis: Some(if flow == "X" { "FOB" } else { "CIF" }.into()),
             is_estimated: false,
             is_aggregate: aggregate,
+            flag: None,
             provenance: self.provenance.clone(),
         })
     }
@@ -149,15 +150,12 @@ pub fn generate_trade(path: &Path, shape: &TradeShape) -> Result<Generated, Benc
             shape.first_year, shape.last_year
         )));
     }
-    let temporary = path.with_extension("parquet.tmp");
-    let file = std::fs::File::create(&temporary).map_err(|e| BenchError::write(&temporary, e))?;
     let properties = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).map_err(|e| BenchError::write(path, e))?))
         .set_max_row_group_row_count(Some(1 << 20))
         .set_created_by("reeflow bench gen".into())
         .build();
-    let writer =
-        ArrowWriter::try_new(file, TradeRow::schema(), Some(properties)).map_err(|e| BenchError::write(path, e))?;
+    let writer = ParquetFile::create_with(path, TradeRow::schema(), properties)?;
     let provenance = Provenance {
         source: "bench".into(),
         source_file: format!("bench/trade-seed{}.parquet", shape.seed),
@@ -243,8 +241,7 @@ pub fn generate_trade(path: &Path, shape: &TradeShape) -> Result<Generated, Benc
         summary.rows = summary.exporter_reports + summary.importer_reports + summary.world_rows;
     }
     out.flush()?;
-    out.writer.close().map_err(|e| BenchError::write(path, e))?;
-    std::fs::rename(&temporary, path).map_err(|e| BenchError::write(path, e))?;
+    out.writer.finish()?;
     summary.bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or_default();
     Ok(summary)
 }

@@ -14,15 +14,21 @@ pub use generate::{Generated, TradeShape, generate_trade, write_comtrade_json};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
-    #[error("writing {path}: {message}")]
-    Write { path: PathBuf, message: String },
+    #[error("writing {path}: {source}", path = path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error(transparent)]
+    Write(#[from] reeflow_files::WriteError),
     #[error("{0}")]
     Options(String),
 }
 
 impl BenchError {
-    pub fn write(path: &Path, error: impl std::fmt::Display) -> Self {
-        Self::Write { path: path.to_path_buf(), message: error.to_string() }
+    pub fn write(path: &Path, error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Io { path: path.to_path_buf(), source: error.into() }
     }
 }
 

@@ -106,8 +106,7 @@ pub fn dispatch(settings: &Settings, command: BenchCommand) -> Result<u8> {
             }
             println!("{}", markdown(&results));
             if let Some(path) = output {
-                std::fs::write(&path, serde_json::to_string_pretty(&results)?)
-                    .with_context(|| format!("writing {}", path.display()))?;
+                reeflow_files::write_bytes_atomically(&path, serde_json::to_string_pretty(&results)?.as_bytes())?;
             }
             Ok(0)
         }
@@ -243,7 +242,7 @@ fn run_size(
         let staging = json.with_extension("tmp");
         let _ = std::fs::remove_dir_all(&staging);
         reeflow_bench::write_comtrade_json(&staging, json_rows, shape.seed)?;
-        std::fs::rename(&staging, &json)?;
+        reeflow_files::rename_durably(&staging, &json)?;
     }
     let scratch = work.join(format!("normalize-{rows}"));
     let _ = std::fs::remove_dir_all(&scratch);

@@ -49,7 +49,7 @@ pub async fn diff(settings: &Settings, config: &Config, args: DiffArgs) -> Resul
     let text = render(&report, args.format)?;
     match &args.output {
         Some(path) => {
-            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+            reeflow_files::write_bytes_atomically(path, text.as_bytes())?;
             eprintln!("wrote {}", path.display());
         }
         None => print!("{text}"),

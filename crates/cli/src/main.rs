@@ -27,7 +27,7 @@ use config::Config;
     name = "reeflow",
     version,
     about = "Trace rare-earth flows from public statistics: normalize USGS, UN Comtrade and USITC files into Parquet, run SQL stages, query the results.",
-    long_about = "reeflow turns public rare-earth statistics (USGS Mineral Commodity Summaries, Minerals Yearbook and DS-140; UN Comtrade; USITC DataWeb) into typed Parquet tables with provenance on every row, runs the SQL stages in pipelines/ over them with Apache DataFusion, and answers ad hoc SQL.\n\nA fresh clone runs offline on the bundled snapshot:\n  reeflow run\n  reeflow sql \"SELECT year, t_reo FROM production WHERE country_iso3='CHN' AND edition='MCS2023' ORDER BY year\"\n\nTo rebuild the tables from the public files:\n  reeflow normalize --raw ../shared/data\n\nFor schedulers and CI, one command that publishes all or nothing:\n  reeflow refresh --format json",
+    long_about = "reeflow turns public rare-earth statistics (USGS Mineral Commodity Summaries, Minerals Yearbook and DS-140; UN Comtrade; USITC DataWeb) into typed Parquet tables with provenance on every row, runs the SQL stages in pipelines/ over them with Apache DataFusion, and answers ad hoc SQL.\n\nA fresh clone runs offline on the bundled snapshot:\n  reeflow run\n  reeflow sql \"SELECT year, t_reo FROM production WHERE country_iso3='CHN' AND edition='MCS2023' ORDER BY year\"\n\nTo rebuild the tables from the public files:\n  reeflow normalize --raw tests/data\n\nFor schedulers and CI, one command that publishes all or nothing:\n  reeflow refresh --format json",
     after_help = "Tables: production, trade, salient, countries (normalized), ref_* (config/model.toml) and one table per stage in pipelines/ (the flow model: trade_reo, trade_flows, mirror_gaps, stage_balance, indicators, coverage, us_china_flows, …). Exit codes: 0 ok, 1 a check failed, 2 error. Logging: RUST_LOG=debug."
 )]
 struct Cli {
@@ -72,12 +72,14 @@ enum Command {
         #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
         format: SummaryFormat,
     },
-    /// Read every raw file with an adapter and publish the canonical tables as Parquet in a new
-    /// version (stage outputs are carried over; `reeflow run` rebuilds those that are stale).
+    /// Read every raw file with an adapter into canonical Parquet tables, rebuild the stages whose
+    /// inputs changed, and publish them together as a new version.
     ///
+    /// A version is published only whole: new tables with stage outputs built from them and
+    /// checked (exit 1 and nothing published when a blocking check fails, as with `run`).
     /// Files are routed by name to one adapter per layout; a file whose layout changed is an error
     /// naming the file, the line or cell and what was expected. Files without statistics
-    /// (licences, metadata) are listed as not read. Example: reeflow normalize --raw ../shared/data
+    /// (licences, metadata) are listed as not read. Example: reeflow normalize --raw tests/data
     Normalize {
         /// The raw folder [default: <data-dir>/raw, where `reeflow fetch` writes].
         #[arg(long)]
@@ -95,8 +97,13 @@ enum Command {
     /// a run killed at any point leaves the published version as it was. Input tables are those
     /// normalized from the raw folder (again when a raw file is newer), else the bundled
     /// <data-dir>/snapshot. Outputs: <data-dir>/out/<stage>/ (through `current`); violating rows of
-    /// failed checks: out/_checks/; a run record: <data-dir>/runs/. When nothing changed, nothing is
-    /// published. Exit 1 when a blocking check fails (the stage keeps its previous output).
+    /// failed checks: out/_checks/ of the rejected version; a run record: <data-dir>/runs/. When
+    /// nothing changed, nothing is published.
+    ///
+    /// A version is published only when it is consistent: every stage ran or was up to date, no
+    /// blocking check failed, and no stage left out by --select is stale. Otherwise it is kept as
+    /// rejected (`reeflow versions` shows why), the published version stays current, and the exit
+    /// code is 1 (2 when a stage's query failed).
     Run {
         /// The raw folder to normalize from when tables are missing or stale.
         #[arg(long)]
@@ -118,7 +125,7 @@ enum Command {
     /// ([[diff.thresholds]] in config) is breached. A rejected version is kept under
     /// <data-dir>/versions/ for inspection with its diff (diff.md, diff.json). Exit 0 published
     /// (or nothing changed), 1 checks or thresholds failed (nothing published), 2 error. Example:
-    ///   reeflow refresh --fetch none --raw ../shared/data --format json
+    ///   reeflow refresh --fetch none --raw tests/data --format json
     Refresh(refresh::RefreshArgs),
     /// What changed between two versions: per table, rows added, removed and changed (matched by
     /// the table's grain), the largest changes of each numeric column, schema changes, and the
@@ -150,6 +157,9 @@ enum Command {
     },
     /// Run every stage's checks on its published output, without rebuilding. Exit 1 when a
     /// blocking check fails.
+    ///
+    /// The published version is only read: violating rows are saved beside the run record, in
+    /// <data-dir>/runs/<record>.failing-rows/.
     Check {
         #[command(flatten)]
         selection: Selection,
@@ -222,6 +232,21 @@ enum SummaryFormat {
     Json,
 }
 
+/// The error and its causes on one line, `outer: cause: root`. Library errors print their
+/// direct cause in their own message too (`file: cannot read: No such file`), so a cause whose text
+/// the message already holds is not repeated.
+fn describe(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -238,7 +263,7 @@ fn main() -> ExitCode {
     let code = match runtime.block_on(dispatch(cli)) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", describe(&error));
             2
         }
     };
@@ -303,10 +328,10 @@ async fn dispatch(cli: Cli) -> Result<u8> {
             let raw = raw.unwrap_or_else(|| layout.raw.clone());
             if snapshot {
                 normalize::print_written(&normalize::normalize(&raw, &layout.snapshot, &settings.options)?);
+                Ok(0)
             } else {
-                versioned::normalize_into_new_version(&settings, &raw)?;
+                versioned::normalize_into_new_version(&settings, &raw).await
             }
-            Ok(0)
         }
         Command::Run { raw, selection, force, format } => {
             let raw = raw.unwrap_or_else(|| layout.raw.clone());
@@ -418,7 +443,7 @@ impl Layout {
             }
         }
         bail!(
-            "no tables in {}: run `reeflow normalize --raw DIR` (e.g. --raw ../shared/data), or `reeflow run` \
+            "no tables in {}: run `reeflow normalize --raw DIR` (e.g. --raw tests/data), or `reeflow run` \
              where the bundled snapshot ({}) is",
             self.data_dir.display(),
             self.snapshot.display()

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use reeflow_normalize::write::WrittenTable;
 use reeflow_normalize::{NormalizeOptions, RawFile};
 
@@ -49,28 +49,27 @@ pub fn print_written(written: &[WrittenTable]) {
     }
 }
 
-/// True when the normalized tables are missing, were made from another set of raw files than
-/// `raw_files` (names or sizes differ from their manifest's list: another raw folder, a file added
-/// or removed), or are older than one of them.
+/// True when the normalized tables are missing or were not made from exactly `raw_files`: the
+/// set of (file, sha256) differs from their manifest's (another raw folder, a file added, removed
+/// or edited). Contents decide, not sizes or times: an edit restored to the same size with an
+/// older modification time (a restored CI cache) is still seen.
 pub fn needs_normalize(raw_files: &[RawFile], normalized: &Path) -> Result<bool> {
     let manifest = normalized.join("_manifest.json");
-    let Ok(written) = std::fs::metadata(&manifest).and_then(|m| m.modified()) else {
+    let Ok(text) = std::fs::read_to_string(&manifest) else {
         return Ok(true);
     };
-    let listed: BTreeSet<(String, u64)> = std::fs::read_to_string(&manifest)
+    let listed: BTreeSet<(String, String)> = serde_json::from_str::<serde_json::Value>(&text)
         .ok()
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
         .and_then(|value| value["files"].as_array().cloned())
         .unwrap_or_default()
         .iter()
-        .filter_map(|file| Some((file["file"].as_str()?.to_string(), file["bytes"].as_u64()?)))
+        .filter_map(|file| Some((file["file"].as_str()?.to_string(), file["sha256"].as_str()?.to_string())))
         .collect();
     let mut present = BTreeSet::new();
-    let mut newest = std::time::SystemTime::UNIX_EPOCH;
     for file in raw_files {
-        let metadata = std::fs::metadata(&file.path)?;
-        newest = newest.max(metadata.modified()?);
-        present.insert((file.relative.clone(), metadata.len()));
+        let hash = reeflow_files::file_sha256(&file.path)
+            .with_context(|| format!("reading {} to see whether it changed", file.path.display()))?;
+        present.insert((file.relative.clone(), hash));
     }
-    Ok(present != listed || newest > written)
+    Ok(present != listed)
 }

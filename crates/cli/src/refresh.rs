@@ -184,8 +184,8 @@ fn published_side(staging: &Staging) -> Side {
 fn write_diff(staging: &Staging, report: &reeflow_diff::DiffReport) -> Result<DiffSummary> {
     let report_json = staging.dir.join(DIFF_JSON);
     let report_markdown = staging.dir.join(DIFF_MARKDOWN);
-    std::fs::write(&report_json, diff::render(report, DiffFormat::Json)?)?;
-    std::fs::write(&report_markdown, diff::render(report, DiffFormat::Markdown)?)?;
+    reeflow_files::write_bytes_atomically(&report_json, diff::render(report, DiffFormat::Json)?.as_bytes())?;
+    reeflow_files::write_bytes_atomically(&report_markdown, diff::render(report, DiffFormat::Markdown)?.as_bytes())?;
     let final_dir = staging.dir.with_file_name(&staging.id);
     Ok(DiffSummary {
         tables_changed: report.tables.iter().filter(|t| t.has_changes()).map(|t| t.table.clone()).collect(),

@@ -63,7 +63,7 @@ async fn answer(
     let text = format_batches(&batches, text_format)?;
     match output {
         Some(path) => {
-            std::fs::write(path, &text)?;
+            reeflow_files::write_bytes_atomically(path, text.as_bytes())?;
             eprintln!("wrote {}", path.display());
         }
         None => println!("{}", text.trim_end()),

@@ -8,6 +8,8 @@ use reeflow_pipeline::{
     CheckResult, RunRecord, Stage, StageRecord, StageStatus, TableSource, discover_stages, order_stages, select_stages,
 };
 
+use reeflow_versions::Staging;
+
 use crate::{Settings, SummaryFormat, versioned};
 
 pub fn load_stages(settings: &Settings) -> Result<Vec<Stage>> {
@@ -60,9 +62,17 @@ fn print_stage(record: &StageRecord) {
     record.checks.iter().for_each(print_check);
 }
 
-pub fn print_record(record: &RunRecord, format: SummaryFormat) -> Result<u8> {
+/// Prints a run record: a summary line for people, or the record as JSON (with what happened to
+/// the version, when the command built one).
+pub fn print_record(record: &RunRecord, format: SummaryFormat, outcome: Option<&Outcome>) -> Result<u8> {
     match format {
-        SummaryFormat::Json => println!("{}", serde_json::to_string_pretty(record)?),
+        SummaryFormat::Json => {
+            let mut value = serde_json::to_value(record)?;
+            if let Some(outcome) = outcome {
+                value["version"] = serde_json::to_value(outcome)?;
+            }
+            println!("{}", serde_json::to_string_pretty(&value)?);
+        }
         SummaryFormat::Text if record.command == "check" => {
             let checks: Vec<&CheckResult> = record.stages.iter().flat_map(|s| &s.checks).collect();
             println!(
@@ -97,7 +107,7 @@ pub fn print_record(record: &RunRecord, format: SummaryFormat) -> Result<u8> {
 
 /// Builds the next version: inputs (normalized from `raw` when it has newer files, else carried
 /// over, else the bundled snapshot), the stage outputs carried over, the stages that are not up to
-/// date run; publishes it when anything was rebuilt.
+/// date run; publishes it when anything was rebuilt and the version is consistent.
 pub async fn run(
     settings: &Settings,
     raw: &Path,
@@ -105,30 +115,138 @@ pub async fn run(
     force: bool,
     format: SummaryFormat,
 ) -> Result<u8> {
+    let staging = settings.layout.versions.begin("reeflow run")?;
+    let inputs = versioned::prepare_inputs(settings, &staging, raw, versioned::Renormalize::WhenRawChanged)?;
+    build_version(settings, staging, inputs, select, force, format).await
+}
+
+/// Runs the stages in a staging version and publishes it only when it is consistent: every stage
+/// ran or was up to date, no blocking check failed, and no stage left out by `--select` is stale.
+/// Otherwise the version is kept as rejected, with the reason, and `current` does not move.
+pub async fn build_version(
+    settings: &Settings,
+    staging: Staging,
+    inputs: versioned::PreparedInputs,
+    select: Option<&str>,
+    force: bool,
+    format: SummaryFormat,
+) -> Result<u8> {
     let stages = load_stages(settings)?;
     let selected = select_stages(&stages, select)?;
     let layout = &settings.layout;
-    let staging = layout.versions.begin("reeflow run")?;
-    let inputs = versioned::prepare_inputs(settings, &staging, raw, versioned::Renormalize::WhenRawChanged)?;
     staging.link_baseline_out()?;
     let mut engine = layout
         .engine_over(&staging.normalized(), &staging.out(), &settings.engine_options)
         .await
         .context("opening the input tables")?;
     let record = run_stages(&mut engine, &stages, &selected, force, format).await?;
-    let rebuilt = record.stages.iter().any(|s| matches!(s.status, StageStatus::Run | StageStatus::ChecksFailed));
-    if inputs.normalized_now || rebuilt {
-        let version = layout.versions.publish(staging, inputs.origin)?;
-        if format == SummaryFormat::Text {
-            eprintln!("published version {} ({})", version.info.id, version.dir.display());
+    let text = format == SummaryFormat::Text;
+    let previous = staging.baseline.id.clone();
+    let (code, outcome) = match unpublishable(&mut engine, &stages, &record)? {
+        Some(reason) => {
+            let version = layout.versions.reject(staging, inputs.origin, &reason)?;
+            // On stderr in every format: stdout stays the machine-readable record.
+            {
+                eprintln!("NOT PUBLISHED: {reason}");
+                eprintln!(
+                    "  the rejected version is kept for inspection: {}; {}",
+                    version.dir.display(),
+                    match &previous {
+                        Some(id) => format!("{id} stays current"),
+                        None => "nothing is published yet".into(),
+                    }
+                );
+            }
+            (record.exit_code().max(1), Outcome::rejected(&version, reason))
         }
-    } else {
-        staging.discard();
-        if format == SummaryFormat::Text {
-            eprintln!("nothing rebuilt: the published version stays current");
+        None => {
+            let rebuilt = record.stages.iter().any(|s| s.status == StageStatus::Run);
+            if inputs.normalized_now || rebuilt {
+                let version = layout.versions.publish(staging, inputs.origin)?;
+                if text {
+                    eprintln!("published version {} ({})", version.info.id, version.dir.display());
+                }
+                (0, Outcome::published(&version))
+            } else {
+                staging.discard();
+                if text {
+                    eprintln!("nothing rebuilt: the published version stays current");
+                }
+                (0, Outcome::unchanged(previous))
+            }
+        }
+    };
+    print_record(&record, format, Some(&outcome))?;
+    Ok(code)
+}
+
+/// What a run did with its version (added to the JSON record for schedulers).
+#[derive(Debug, serde::Serialize)]
+pub struct Outcome {
+    /// `published`, `unchanged` or `rejected`.
+    pub status: &'static str,
+    pub version: Option<String>,
+    pub reason: Option<String>,
+}
+
+impl Outcome {
+    fn published(version: &reeflow_versions::Version) -> Self {
+        Self { status: "published", version: Some(version.info.id.clone()), reason: None }
+    }
+
+    fn rejected(version: &reeflow_versions::Version, reason: String) -> Self {
+        Self { status: "rejected", version: Some(version.info.id.clone()), reason: Some(reason) }
+    }
+
+    fn unchanged(current: Option<String>) -> Self {
+        Self { status: "unchanged", version: current, reason: None }
+    }
+}
+
+/// Why the version a run built must not be published, or None when it is consistent: a stage
+/// failed or failed a blocking check (and the stages it blocked), or a stage is stale: left out
+/// by `--select` while an input of it changed, or without an output at all.
+pub fn unpublishable(
+    engine: &mut reeflow_pipeline::Engine,
+    stages: &[Stage],
+    record: &RunRecord,
+) -> Result<Option<String>> {
+    let named = |status: StageStatus| -> Vec<String> {
+        record.stages.iter().filter(|s| s.status == status).map(|s| s.stage.clone()).collect()
+    };
+    let mut problems = Vec::new();
+    let failed = named(StageStatus::Failed);
+    if !failed.is_empty() {
+        problems.push(format!("stages failed: {}", failed.join(", ")));
+    }
+    let checks: Vec<String> = record
+        .stages
+        .iter()
+        .flat_map(|s| s.checks.iter().filter(|c| c.blocks()).map(move |c| format!("{}: {}", s.stage, c.check)))
+        .collect();
+    if !checks.is_empty() {
+        problems.push(format!("blocking checks failed: {}", checks.join(", ")));
+    }
+    let blocked = named(StageStatus::Blocked);
+    if !blocked.is_empty() {
+        problems.push(format!("stages blocked by them: {}", blocked.join(", ")));
+    }
+    if problems.is_empty() {
+        let everything = select_stages(stages, None)?;
+        let stale: Vec<String> = reeflow_pipeline::plan(engine, stages, &everything, false)?
+            .into_iter()
+            .filter(|entry| entry.status == StageStatus::Run)
+            .map(|entry| format!("{} ({})", entry.stage, entry.reason))
+            .collect();
+        if !stale.is_empty() {
+            problems.push(format!(
+                "stages left out by --select are stale: {}; run without --select, or select them too (`name+` \
+                 selects a stage and everything downstream)",
+                stale.join(", ")
+            ));
         }
     }
-    print_record(&record, format)
+    Ok((!problems.is_empty()).then(|| problems.join("; ")))
 }
 
 /// Runs the selected stages with a progress line per stage (text format).
@@ -191,7 +309,7 @@ pub async fn check(settings: &Settings, select: Option<&str>, format: SummaryFor
             stage.checks.iter().for_each(print_check);
         }
     }
-    print_record(&record, format)
+    print_record(&record, format, None)
 }
 
 pub fn docs(settings: &Settings, output: &Path, check: bool) -> Result<u8> {
@@ -210,7 +328,7 @@ pub fn docs(settings: &Settings, output: &Path, check: bool) -> Result<u8> {
     if let Some(parent) = output.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    std::fs::write(output, text).with_context(|| format!("writing {}", output.display()))?;
+    reeflow_files::write_bytes_atomically(output, text.as_bytes())?;
     println!("wrote {} ({} stages)", output.display(), stages.len());
     Ok(0)
 }

@@ -61,26 +61,19 @@ pub fn prepare_inputs(settings: &Settings, staging: &Staging, raw: &Path, mode: 
     }
     bail!(
         "no input tables: no raw files in {} and no bundled snapshot in {}: fetch first (`reeflow fetch`), or pass \
-         --raw DIR (e.g. --raw ../shared/data)",
+         --raw DIR (e.g. --raw tests/data)",
         raw.display(),
         snapshot.display()
     )
 }
 
-/// `reeflow normalize`: the raw files' tables published as a new version, stage outputs carried
-/// over (stale until `reeflow run`).
-pub fn normalize_into_new_version(settings: &Settings, raw: &Path) -> Result<()> {
-    let versions = &settings.layout.versions;
-    let staging = versions.begin("reeflow normalize")?;
+/// `reeflow normalize`: the raw files' tables in a new version, with every stage whose inputs
+/// changed rebuilt, published only when consistent (see [`crate::stages::build_version`]).
+pub async fn normalize_into_new_version(settings: &Settings, raw: &Path) -> Result<u8> {
+    let staging = settings.layout.versions.begin("reeflow normalize")?;
     normalize::print_written(&normalize::normalize(raw, &staging.normalized(), &settings.options)?);
-    staging.link_baseline_out()?;
-    let version = versions.publish(staging, Inputs::Raw)?;
-    eprintln!(
-        "published version {} ({}); stage outputs built from the previous tables are stale: run `reeflow run`",
-        version.info.id,
-        version.dir.display()
-    );
-    Ok(())
+    let inputs = PreparedInputs { origin: Inputs::Raw, normalized_now: true };
+    crate::stages::build_version(settings, staging, inputs, None, false, SummaryFormat::Text).await
 }
 
 /// `reeflow versions`.

@@ -59,12 +59,16 @@ struct ValueColumn {
 }
 
 impl TableComparison<'_> {
-    fn error(&self, message: impl std::fmt::Display) -> DiffError {
-        DiffError::Query { table: self.input.name.clone(), message: message.to_string() }
+    fn error(&self, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> DiffError {
+        DiffError::Query { table: self.input.name.clone(), query: None, source: source.into() }
     }
 
     async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>, DiffError> {
-        let frame = self.ctx.sql(sql).await.map_err(|e| self.error(format!("{e}\n  in: {sql}")))?;
+        let frame = self.ctx.sql(sql).await.map_err(|e| DiffError::Query {
+            table: self.input.name.clone(),
+            query: Some(sql.to_string()),
+            source: e.into(),
+        })?;
         frame.collect().await.map_err(|e| self.error(e))
     }
 

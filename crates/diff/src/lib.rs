@@ -37,8 +37,14 @@ pub struct TableSide {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DiffError {
-    #[error("diff of table {table}: {message}")]
-    Query { table: String, message: String },
+    #[error("diff of table {table}: {source}{query}", query = query.as_ref().map(|q| format!("\n  in: {q}")).unwrap_or_default())]
+    Query {
+        table: String,
+        /// The SQL that failed, when a query failed.
+        query: Option<String>,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error(transparent)]
     Threshold(#[from] ThresholdError),
 }

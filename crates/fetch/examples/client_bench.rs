@@ -5,7 +5,7 @@
 //!     cargo run -p reeflow-fetch --example client_bench [REQUESTS] [LIMIT_PER_SECOND]
 //!
 //! Defaults: 400 requests unlimited, then 20 requests at 10 per second. Reads the response body
-//! from $REEFLOW_SHARED_DATA (default ../shared/data).
+//! from the repository's copy in tests/data.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -50,9 +50,7 @@ async fn main() {
     let args: Vec<String> = std::env::args().collect();
     let requests: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(400);
     let limit: f64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(10.0);
-    let shared = std::env::var("REEFLOW_SHARED_DATA").unwrap_or_else(|_| "../shared/data".into());
-    let body = std::fs::read(format!("{shared}/cmrs-v3/un_comtrade_china_2846/2022.json"))
-        .expect("the real Comtrade response (set REEFLOW_SHARED_DATA)");
+    let body = reeflow_testdata::read_public("cmrs-v3/un_comtrade_china_2846/2022.json");
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .respond_with(ResponseTemplate::new(200).set_body_bytes(body.clone()))

@@ -1,12 +1,12 @@
-//! The raw cache: `data/raw/<source>/<file>`, one file per request, each written to a temporary
-//! name and renamed, and a `manifest.json` per source recording for every file its URL (never a
+//! The raw cache: `data/raw/<source>/<file>`, one file per request, each written atomically
+//! (`reeflow-files`), and a `manifest.json` per source recording for every file its URL (never a
 //! secret), parameters, retrieval time, HTTP status, bytes, sha256 and rows. A file counts as
 //! cached only when it is present *and* listed, so a run killed between the two refetches it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
+use reeflow_files::{sha256_hex, write_bytes_atomically};
 
 use crate::error::{FetchError, Result};
 
@@ -27,6 +27,19 @@ pub struct CachedFile {
 pub struct Manifest {
     pub source: String,
     pub files: Vec<CachedFile>,
+    /// Requests whose answer reached the row cap, and the smaller requests that replaced them:
+    /// a rerun asks for the parts directly instead of spending a call on the parent again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub splits: Vec<SplitRequest>,
+}
+
+/// A request that was split (never stored: its answer was truncated at the row cap).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SplitRequest {
+    pub file: String,
+    pub url: String,
+    pub split_at: String,
+    pub parts: Vec<crate::Request>,
 }
 
 /// The cache folder of one source.
@@ -39,14 +52,16 @@ impl RawCache {
     /// Opens `<raw>/<source>/`, reading its manifest if there is one.
     pub fn open(raw: &Path, source: &str) -> Result<Self> {
         let folder = raw.join(source);
-        std::fs::create_dir_all(&folder).map_err(|e| cache_error(&folder, e))?;
+        std::fs::create_dir_all(&folder).map_err(|source| FetchError::Io { path: folder.clone(), source })?;
         let path = folder.join("manifest.json");
         let manifest = match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|e| FetchError::Cache {
-                path: path.clone(),
-                message: format!("not a reeflow fetch manifest: {e}"),
-            })?,
-            Err(_) => Manifest { source: source.to_string(), files: Vec::new() },
+            Ok(text) => {
+                serde_json::from_str(&text).map_err(|source| FetchError::Manifest { path: path.clone(), source })?
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Manifest { source: source.to_string(), ..Manifest::default() }
+            }
+            Err(source) => return Err(FetchError::Io { path, source }),
         };
         Ok(Self { folder, manifest })
     }
@@ -64,36 +79,38 @@ impl RawCache {
         self.manifest.files.iter().any(|f| f.file == file) && self.folder.join(file).is_file()
     }
 
+    /// The parts a request was split into on an earlier run, if it was.
+    pub fn split_of(&self, file: &str) -> Option<&[crate::Request]> {
+        self.manifest.splits.iter().find(|s| s.file == file).map(|s| s.parts.as_slice())
+    }
+
+    /// Records that `request` reached the row cap and was replaced by `parts` (atomically).
+    pub fn record_split(&mut self, request: &crate::Request, parts: &[crate::Request]) -> Result<()> {
+        self.manifest.splits.retain(|s| s.file != request.file);
+        self.manifest.splits.push(SplitRequest {
+            file: request.file.clone(),
+            url: request.url.clone(),
+            split_at: reeflow_model::date::utc_now_iso(),
+            parts: parts.to_vec(),
+        });
+        self.manifest.splits.sort_by(|a, b| a.file.cmp(&b.file));
+        self.write_manifest()
+    }
+
     /// Stores a validated body and records it in the manifest, both atomically.
     pub fn store(&mut self, mut entry: CachedFile, body: &[u8]) -> Result<()> {
         let path = self.folder.join(&entry.file);
-        write_atomically(&path, body)?;
+        write_bytes_atomically(&path, body)?;
         entry.bytes = body.len() as u64;
-        entry.sha256 = Sha256::digest(body).iter().map(|b| format!("{b:02x}")).collect();
+        entry.sha256 = sha256_hex(body);
         self.manifest.files.retain(|f| f.file != entry.file);
         self.manifest.files.push(entry);
         self.manifest.files.sort_by(|a, b| a.file.cmp(&b.file));
+        self.write_manifest()
+    }
+
+    fn write_manifest(&self) -> Result<()> {
         let text = serde_json::to_string_pretty(&self.manifest).expect("manifest serializes");
-        write_atomically(&self.folder.join("manifest.json"), text.as_bytes())
+        Ok(write_bytes_atomically(&self.folder.join("manifest.json"), text.as_bytes())?)
     }
-}
-
-fn cache_error(path: &Path, error: std::io::Error) -> FetchError {
-    FetchError::Cache { path: path.to_path_buf(), message: error.to_string() }
-}
-
-/// Writes `<path>.<pid>.part`, syncs it, renames it over `path`. Normalize never reads `.part`.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let temporary = path.with_extension(format!("{}.part", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    result.map_err(|e| cache_error(path, e))
 }

@@ -80,7 +80,7 @@ impl HttpClient {
             .timeout(config.timeout)
             .user_agent(concat!("reeflow/", env!("CARGO_PKG_VERSION"), " (+rare-earth statistics pipeline)"))
             .build()
-            .map_err(|e| FetchError::Client(e.to_string()))?;
+            .map_err(FetchError::Client)?;
         let seed =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64) | 1;
         Ok(Self { inner, config, next_start: Mutex::new(Instant::now()), jitter_state: std::sync::Mutex::new(seed) })

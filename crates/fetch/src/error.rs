@@ -1,15 +1,32 @@
-//! Fetch errors: they name the URL (never with a secret) and what went wrong.
+//! Fetch errors: they name the URL or file (never with a secret) and keep their cause.
 
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    /// The raw cache could not be read or written.
-    #[error("{path}: {message}", path = path.display())]
-    Cache { path: PathBuf, message: String },
+    /// A raw-cache folder or file could not be read or created.
+    #[error("{path}: {source}", path = path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A source's `manifest.json` is not one reeflow wrote.
+    #[error("{path}: not a reeflow fetch manifest: {source}", path = path.display())]
+    Manifest {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A downloaded file or a manifest could not be stored.
+    #[error(transparent)]
+    Write(#[from] reeflow_files::WriteError),
     /// The HTTP client could not be built.
     #[error("HTTP client: {0}")]
-    Client(String),
+    Client(#[source] reqwest::Error),
+    /// A download task ended abnormally (a panic in the task).
+    #[error("a download task failed: {0}")]
+    Task(#[source] tokio::task::JoinError),
     /// A source's configuration is not usable.
     #[error("{0}")]
     Config(String),

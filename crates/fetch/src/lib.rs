@@ -23,7 +23,7 @@ pub use client::{AttemptError, ClientConfig, HttpClient, SecretHeader};
 pub use error::{FetchError, Result};
 
 /// One planned request: the cache file it fills and the URL (without secrets).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Request {
     /// File name inside the source's cache folder.
     pub file: String,
@@ -128,6 +128,14 @@ pub async fn fetch(
             } else if !options.refresh && cache.has(&request.file) {
                 summary.cached += 1;
                 Some(Outcome::Cached)
+            } else if let Some(parts) = cache.split_of(&request.file).filter(|_| !options.refresh) {
+                // Split on an earlier run: ask for the parts, not the parent again.
+                summary.split += 1;
+                summary.planned += parts.len();
+                for part in parts.iter().rev() {
+                    queue.push_front(part.clone());
+                }
+                Some(Outcome::Split)
             } else {
                 None
             };
@@ -146,8 +154,7 @@ pub async fn fetch(
             }
         }
         let Some(joined) = in_flight.join_next().await else { break };
-        let (request, retries, result) =
-            joined.map_err(|e| FetchError::Client(format!("a download task failed: {e}")))?;
+        let (request, retries, result) = joined.map_err(FetchError::Task)?;
         summary.retried += retries as usize;
         let outcome = match result {
             Ok(fetched) => {
@@ -162,11 +169,12 @@ pub async fn fetch(
                     rows: fetched.rows,
                 };
                 cache.store(entry, &fetched.body)?;
-                reeflow_model::failpoint::reached("fetch:stored");
+                reeflow_files::failpoint::reached("fetch:stored");
                 summary.fetched += 1;
                 Outcome::Fetched
             }
             Err(Step::Split(parts)) => {
+                cache.record_split(&request, &parts)?;
                 summary.split += 1;
                 summary.planned += parts.len();
                 for part in parts.into_iter().rev() {

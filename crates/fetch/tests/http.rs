@@ -1,5 +1,5 @@
 //! The real client against a local server (wiremock on 127.0.0.1) serving the real Comtrade and
-//! USGS files from ../shared/data: what is requested, what is stored, what is refused.
+//! USGS files from tests/data: what is requested, what is stored, what is refused.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,7 +7,6 @@ use std::time::Duration;
 use reeflow_fetch::comtrade::{Comtrade, ComtradeQuery};
 use reeflow_fetch::usgs::{Usgs, UsgsFile};
 use reeflow_fetch::{ClientConfig, FetchOptions, HttpClient, Outcome, RawCache, Summary, fetch};
-use reeflow_model::shared_data::shared_data_dir;
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request as Received, ResponseTemplate};
 
@@ -38,9 +37,9 @@ fn china_2846(server: &MockServer, key: Option<&str>) -> Comtrade {
     Comtrade::new(&server.uri(), key.map(String::from), china_2846_query(vec![2021, 2022]))
 }
 
-fn real_year(year: i32) -> Option<Vec<u8>> {
-    let dir = shared_data_dir()?;
-    Some(std::fs::read(dir.join(format!("cmrs-v3/un_comtrade_china_2846/{year}.json"))).unwrap())
+/// China's verbatim Comtrade answer for HS 2846 imports in `year` (the repository's copy).
+fn real_year(year: i32) -> Vec<u8> {
+    reeflow_testdata::read_public(&format!("cmrs-v3/un_comtrade_china_2846/{year}.json"))
 }
 
 async fn run(source: &Comtrade, raw: &std::path::Path, refresh: bool) -> (Summary, Vec<Outcome>) {
@@ -58,30 +57,27 @@ async fn run(source: &Comtrade, raw: &std::path::Path, refresh: bool) -> (Summar
     (summary, outcomes)
 }
 
-async fn serve_years(server: &MockServer) -> Option<()> {
+async fn serve_years(server: &MockServer) {
     for year in [2021, 2022] {
         Mock::given(method("GET"))
             .and(path("/public/v1/preview/C/A/HS"))
             .and(query_param("period", year.to_string()))
-            .respond_with(ResponseTemplate::new(200).set_body_bytes(real_year(year)?))
+            .respond_with(ResponseTemplate::new(200).set_body_bytes(real_year(year)))
             .mount(server)
             .await;
     }
-    Some(())
 }
 
 #[tokio::test]
 async fn fetches_real_responses_once_and_a_rerun_makes_no_request() {
     let server = MockServer::start().await;
-    if serve_years(&server).await.is_none() {
-        return;
-    }
+    serve_years(&server).await;
     let raw = tempfile::tempdir().unwrap();
     let source = china_2846(&server, None);
     let (summary, _) = run(&source, raw.path(), false).await;
     assert_eq!((summary.fetched, summary.failed), (2, 0));
     let stored = std::fs::read(raw.path().join("comtrade/156_M_2022_2846.json")).unwrap();
-    assert_eq!(stored, real_year(2022).unwrap(), "stored byte for byte");
+    assert_eq!(stored, real_year(2022), "stored byte for byte");
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(raw.path().join("comtrade/manifest.json")).unwrap()).unwrap();
     let entry = &manifest["files"][1];
@@ -101,20 +97,18 @@ async fn fetches_real_responses_once_and_a_rerun_makes_no_request() {
 }
 
 #[tokio::test]
-async fn fetched_files_normalize_like_the_shared_ones() {
+async fn fetched_files_normalize_like_the_repository_copies() {
     let server = MockServer::start().await;
-    if serve_years(&server).await.is_none() {
-        return;
-    }
+    serve_years(&server).await;
     let raw = tempfile::tempdir().unwrap();
     run(&china_2846(&server, None), raw.path(), false).await;
     let fetched = reeflow_normalize_rows(raw.path());
-    let shared = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(shared.path().join("comtrade")).unwrap();
+    let copies = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(copies.path().join("comtrade")).unwrap();
     for year in [2021, 2022] {
-        std::fs::write(shared.path().join(format!("comtrade/{year}.json")), real_year(year).unwrap()).unwrap();
+        std::fs::write(copies.path().join(format!("comtrade/{year}.json")), real_year(year)).unwrap();
     }
-    let direct = reeflow_normalize_rows(shared.path());
+    let direct = reeflow_normalize_rows(copies.path());
     assert_eq!(fetched, direct);
     assert_eq!(fetched.len(), 28 + 27);
 }
@@ -139,7 +133,7 @@ fn reeflow_normalize_rows(raw: &std::path::Path) -> Vec<String> {
 
 #[tokio::test]
 async fn retries_429_with_retry_after_and_500_then_succeeds() {
-    let Some(body) = real_year(2022) else { return };
+    let body = real_year(2022);
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
@@ -159,7 +153,7 @@ async fn retries_429_with_retry_after_and_500_then_succeeds() {
 
 #[tokio::test]
 async fn truncated_bodies_html_pages_and_error_bodies_are_never_stored() {
-    let Some(body) = real_year(2022) else { return };
+    let body = real_year(2022);
     let cases: Vec<(&str, ResponseTemplate)> = vec![
         ("truncated", ResponseTemplate::new(200).set_body_bytes(body[..body.len() / 2].to_vec())),
         ("html", ResponseTemplate::new(200).set_body_string("<html><body>Service Unavailable</body></html>")),
@@ -186,12 +180,9 @@ async fn truncated_bodies_html_pages_and_error_bodies_are_never_stored() {
 #[tokio::test]
 async fn quota_exceeded_stops_the_source_and_the_next_run_resumes() {
     let server = MockServer::start().await;
-    if real_year(2021).is_none() {
-        return;
-    }
     Mock::given(method("GET"))
         .and(query_param("period", "2021"))
-        .respond_with(ResponseTemplate::new(200).set_body_bytes(real_year(2021).unwrap()))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(real_year(2021)))
         .mount(&server)
         .await;
     let quota = Mock::given(method("GET"))
@@ -210,7 +201,7 @@ async fn quota_exceeded_stops_the_source_and_the_next_run_resumes() {
     assert_eq!(server.received_requests().await.unwrap().len(), 2, "2023 was not even tried");
     drop(quota);
     Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_bytes(real_year(2022).unwrap()))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(real_year(2022)))
         .mount(&server)
         .await;
     let (second, outcomes) = run(&source, raw.path(), false).await;
@@ -220,7 +211,7 @@ async fn quota_exceeded_stops_the_source_and_the_next_run_resumes() {
 
 #[tokio::test]
 async fn an_answer_at_the_row_cap_is_split_not_truncated() {
-    let Some(body) = real_year(2022) else { return };
+    let body = real_year(2022);
     let mut envelope: serde_json::Value = serde_json::from_slice(&body).unwrap();
     let record = envelope["data"][0].clone();
     envelope["data"] = serde_json::Value::Array(vec![record; 500]);
@@ -248,11 +239,25 @@ async fn an_answer_at_the_row_cap_is_split_not_truncated() {
         .map(|r: &Received| r.url.query_pairs().find(|(k, _)| k == "period").unwrap().1.to_string())
         .collect();
     assert_eq!(periods, ["2021,2022", "2021", "2022"]);
+    // The split parent is in the manifest with its parts: a rerun asks for nothing at all (not
+    // even the parent, whose answer would hit the cap again and spend a call of the quota).
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(raw.path().join("comtrade/manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["splits"][0]["file"], "156_M_2021-2022_2846.json");
+    assert_eq!(manifest["splits"][0]["parts"].as_array().unwrap().len(), 2);
+    let (again, outcomes) = run(&Comtrade::new(&server.uri(), None, query_again()), raw.path(), false).await;
+    assert_eq!(outcomes, [Outcome::Split, Outcome::Cached, Outcome::Cached]);
+    assert_eq!((again.fetched, again.cached), (0, 2));
+    assert_eq!(server.received_requests().await.unwrap().len(), 3, "the rerun made no request");
+}
+
+fn query_again() -> ComtradeQuery {
+    ComtradeQuery { years_per_request: 2, ..china_2846_query(vec![2021, 2022]) }
 }
 
 #[tokio::test]
 async fn the_api_key_travels_only_in_its_header() {
-    let Some(body) = real_year(2022) else { return };
+    let body = real_year(2022);
     const KEY: &str = "reeflow-test-key-7f3a9c";
     let server = MockServer::start().await;
     Mock::given(method("GET"))
@@ -285,9 +290,8 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 #[tokio::test]
 async fn usgs_files_are_checked_for_what_they_claim_to_be() {
-    let Some(shared) = shared_data_dir() else { return };
-    let csv = std::fs::read(shared.join("pnnl-cmm-data/usgs_mcs/mcs2023-raree_world.csv")).unwrap();
-    let xlsx = std::fs::read(shared.join("cmrs-v3/usgs/usgs_myb2022_rare_earths_tables.xlsx")).unwrap();
+    let csv = reeflow_testdata::read_public("pnnl-cmm-data/usgs_mcs/mcs2023-raree_world.csv");
+    let xlsx = reeflow_testdata::read_public("cmrs-v3/usgs/usgs_myb2022_rare_earths_tables.xlsx");
     let server = MockServer::start().await;
     Mock::given(path("/mcs2023-raree_world.csv"))
         .respond_with(ResponseTemplate::new(200).set_body_bytes(csv.clone()))
@@ -329,7 +333,7 @@ async fn usgs_files_are_checked_for_what_they_claim_to_be() {
 
 #[tokio::test]
 async fn concurrent_downloads_store_every_file_once() {
-    let Some(body) = real_year(2022) else { return };
+    let body = real_year(2022);
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .respond_with(ResponseTemplate::new(200).set_body_bytes(body).set_delay(Duration::from_millis(50)))

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-/// A node of the rare-earth supply chain (see METHOD.md).
+/// A node of the rare-earth supply chain (see docs/method.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Stage {
     /// Ore to mineral concentrate (USGS mine production; HS 253090).

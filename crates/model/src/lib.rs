@@ -9,8 +9,6 @@
 pub mod commodity;
 pub mod country;
 pub mod date;
-pub mod failpoint;
-pub mod shared_data;
 pub mod table;
 pub mod token;
 

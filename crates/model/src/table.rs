@@ -170,6 +170,9 @@ pub struct TradeRow {
     pub is_estimated: bool,
     /// Whether the partner is the World or a group or area rather than one country.
     pub is_aggregate: bool,
+    /// `suppressed`: customs withheld the quantity of some records, so quantity and weight are
+    /// null (the printed figure is not the quantity). None for a plain figure.
+    pub flag: Option<String>,
     pub provenance: Provenance,
 }
 
@@ -197,6 +200,7 @@ impl Table for TradeRow {
             C::text("value_basis", true, |r| r.value_basis.as_deref()),
             C::boolean("is_estimated", |r| r.is_estimated),
             C::boolean("is_aggregate", |r| r.is_aggregate),
+            C::text("flag", true, |r| r.flag.as_deref()),
         ];
         columns.extend(provenance_columns());
         columns

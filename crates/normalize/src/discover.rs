@@ -64,7 +64,7 @@ pub fn discover(raw: &Path) -> Result<Vec<RawFile>> {
     if !raw.is_dir() {
         return Err(NormalizeError::RawFolder {
             folder: raw.to_path_buf(),
-            problem: "is not a folder (pass --raw DIR, e.g. --raw ../shared/data, or run `reeflow fetch` first)".into(),
+            problem: "is not a folder (pass --raw DIR, e.g. --raw tests/data, or run `reeflow fetch` first)".into(),
         });
     }
     let mut paths = Vec::new();

@@ -20,9 +20,13 @@ pub enum NormalizeError {
         #[source]
         source: std::io::Error,
     },
-    /// A Parquet output could not be written.
-    #[error("{file}: cannot write table {table}: {message}", file = file.display())]
-    Write { file: PathBuf, table: String, message: String },
+    /// A Parquet output or the manifest could not be written.
+    #[error("cannot write table {table}: {source}")]
+    Write {
+        table: String,
+        #[source]
+        source: reeflow_files::WriteError,
+    },
     /// The raw folder does not exist or holds nothing reeflow reads.
     #[error("{folder}: {problem}", folder = folder.display())]
     RawFolder { folder: PathBuf, problem: String },

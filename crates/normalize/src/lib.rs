@@ -133,7 +133,7 @@ pub fn normalize_folder_with(
             file: raw_file.relative.clone(),
             format: raw_file.format,
             bytes: bytes.len() as u64,
-            sha256: sha256_hex(&bytes),
+            sha256: reeflow_files::sha256_hex(&bytes),
             ..Default::default()
         };
         match raw_file.format {
@@ -154,11 +154,6 @@ pub fn normalize_folder_with(
     adapters::compiled::drop_rows_read_from_primary_files(&mut tables, &mut files);
     adapters::comtrade_ref::merge_countries(&mut tables.countries);
     Ok(Normalized { tables, files })
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The default raw folder of a data directory.

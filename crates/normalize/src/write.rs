@@ -1,14 +1,13 @@
-//! Writes canonical tables as Parquet, one file per table, atomically: each file is written to a
-//! temporary name beside its target and renamed over it, so a reader sees the old table or the new
-//! one, never half of one. A `_manifest.json` lists each table's rows and the files it came from.
+//! Writes canonical tables as Parquet, one file per table, each through `reeflow-files` (temporary
+//! name, fsync, rename, fsync of the folder), so a reader sees the old table or the new one, never
+//! half of one. A `_manifest.json` lists each table's rows and the files it came from.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use arrow::array::RecordBatch;
-use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use reeflow_files::failpoint;
+use reeflow_files::parquet::{ParquetFile, write_parquet};
+use reeflow_files::{WriteError, WriteStep, write_bytes_atomically};
 use reeflow_model::{CountryRow, ProductionRow, SalientRow, Table, TradeRow};
 
 use crate::error::{NormalizeError, Result};
@@ -65,119 +64,54 @@ fn finish_tables(tables: &Tables, trade: TradeSink, files: &[FileReport], out_di
         })).collect::<Vec<_>>(),
     });
     let text = serde_json::to_string_pretty(&manifest).expect("manifest serializes");
-    write_atomically(&out_dir.join("_manifest.json"), "_manifest", |mut file| {
-        use std::io::Write;
-        file.write_all(text.as_bytes()).map_err(|e| e.to_string())
-    })?;
+    write_bytes_atomically(&out_dir.join("_manifest.json"), text.as_bytes())
+        .map_err(|source| NormalizeError::Write { table: "_manifest".into(), source })?;
     Ok(written)
 }
 
+fn write_error(table: &str) -> impl Fn(WriteError) -> NormalizeError + '_ {
+    move |source| NormalizeError::Write { table: table.to_string(), source }
+}
+
 /// The trade table written as rows arrive: batches into one Parquet file under a temporary name,
-/// renamed into place by [`TradeSink::finish`] (dropped unfinished, the temporary file is removed).
+/// put in place by [`TradeSink::finish`] (dropped unfinished, nothing is left behind).
 struct TradeSink {
-    writer: Option<ArrowWriter<fs::File>>,
-    temporary: PathBuf,
+    file: ParquetFile,
     path: PathBuf,
-    rows: usize,
 }
 
 impl TradeSink {
     fn create(out_dir: &Path) -> Result<Self> {
         let path = out_dir.join(format!("{}.parquet", TradeRow::NAME));
-        let temporary = path.with_extension(format!("{}.tmp", std::process::id()));
-        let error =
-            |message: String| NormalizeError::Write { file: path.clone(), table: TradeRow::NAME.into(), message };
-        let file = fs::File::create(&temporary).map_err(|e| error(e.to_string()))?;
-        let writer = ArrowWriter::try_new(file, TradeRow::schema(), Some(writer_properties()?))
-            .map_err(|e| error(e.to_string()))?;
-        Ok(Self { writer: Some(writer), temporary, path, rows: 0 })
-    }
-
-    fn error(&self, message: impl ToString) -> NormalizeError {
-        NormalizeError::Write { file: self.path.clone(), table: TradeRow::NAME.into(), message: message.to_string() }
+        let file = ParquetFile::create(&path, TradeRow::schema()).map_err(write_error(TradeRow::NAME))?;
+        Ok(Self { file, path })
     }
 
     fn write(&mut self, rows: &[TradeRow]) -> Result<()> {
         if rows.is_empty() {
             return Ok(());
         }
-        let batch = TradeRow::to_batch(rows).map_err(|e| self.error(e))?;
-        let Some(writer) = self.writer.as_mut() else { return Err(self.error("already finished")) };
-        if let Err(e) = writer.write(&batch) {
-            return Err(self.error(e));
-        }
-        self.rows += rows.len();
-        Ok(())
+        let batch = TradeRow::to_batch(rows).map_err(|e| NormalizeError::Write {
+            table: TradeRow::NAME.into(),
+            source: WriteError { path: self.path.clone(), step: WriteStep::Write, source: e.into() },
+        })?;
+        self.file.write(&batch).map_err(write_error(TradeRow::NAME))
     }
 
-    fn finish(mut self) -> Result<WrittenTable> {
-        let writer = self.writer.take().ok_or_else(|| self.error("already finished"))?;
-        let file = writer.into_inner().map_err(|e| self.error(e))?;
-        file.sync_all().map_err(|e| self.error(e))?;
-        fs::rename(&self.temporary, &self.path).map_err(|e| self.error(e))?;
-        reeflow_model::failpoint::reached("normalize:table");
-        Ok(WrittenTable { table: TradeRow::NAME.to_string(), path: self.path.clone(), rows: self.rows })
-    }
-}
-
-impl Drop for TradeSink {
-    fn drop(&mut self) {
-        if self.writer.is_some() {
-            let _ = fs::remove_file(&self.temporary);
-        }
+    fn finish(self) -> Result<WrittenTable> {
+        let rows = self.file.finish().map_err(write_error(TradeRow::NAME))?;
+        failpoint::reached("normalize:table");
+        Ok(WrittenTable { table: TradeRow::NAME.to_string(), path: self.path, rows })
     }
 }
 
 fn write_one<T: Table>(rows: &[T], out_dir: &Path) -> Result<WrittenTable> {
     let path = out_dir.join(format!("{}.parquet", T::NAME));
     let batch = T::to_batch(rows).map_err(|e| NormalizeError::Write {
-        file: path.clone(),
         table: T::NAME.into(),
-        message: e.to_string(),
+        source: WriteError { path: path.clone(), step: WriteStep::Write, source: e.into() },
     })?;
-    write_atomically(&path, T::NAME, |file| write_parquet(file, &batch))?;
-    reeflow_model::failpoint::reached("normalize:table");
+    write_parquet(&path, &batch).map_err(write_error(T::NAME))?;
+    failpoint::reached("normalize:table");
     Ok(WrittenTable { table: T::NAME.to_string(), path, rows: rows.len() })
-}
-
-/// zstd compression and no wall-clock metadata, so the same rows give the same bytes.
-fn writer_properties() -> Result<WriterProperties> {
-    let level = ZstdLevel::try_new(9).map_err(|e| NormalizeError::Write {
-        file: PathBuf::new(),
-        table: String::new(),
-        message: e.to_string(),
-    })?;
-    Ok(WriterProperties::builder()
-        .set_compression(Compression::ZSTD(level))
-        .set_created_by("reeflow".to_string())
-        .build())
-}
-
-/// One batch as a Parquet file, with [`writer_properties`].
-pub fn write_parquet(file: fs::File, batch: &RecordBatch) -> std::result::Result<(), String> {
-    let properties = writer_properties().map_err(|e| e.to_string())?;
-    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(properties)).map_err(|e| e.to_string())?;
-    writer.write(batch).map_err(|e| e.to_string())?;
-    writer.close().map_err(|e| e.to_string())?;
-    Ok(())
-}
-
-/// Writes through `write` to `<path>.<pid>.tmp`, syncs it, then renames it over `path`.
-pub fn write_atomically(
-    path: &Path,
-    table: &str,
-    write: impl FnOnce(fs::File) -> std::result::Result<(), String>,
-) -> Result<()> {
-    let temporary = path.with_extension(format!("{}.tmp", std::process::id()));
-    let error = |message: String| NormalizeError::Write { file: path.to_path_buf(), table: table.to_string(), message };
-    let result = (|| {
-        let file = fs::File::create(&temporary).map_err(|e| e.to_string())?;
-        write(file.try_clone().map_err(|e| e.to_string())?)?;
-        file.sync_all().map_err(|e| e.to_string())?;
-        fs::rename(&temporary, path).map_err(|e| e.to_string())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temporary);
-    }
-    result.map_err(error)
 }

@@ -1,18 +1,16 @@
-//! Normalizes the real public files in `../shared/data` and checks published figures.
+//! Normalizes the real public files (the repository's copies in `tests/data/`) and checks
+//! published figures.
 
 use std::sync::OnceLock;
 
-use reeflow_model::shared_data::shared_data_dir;
 use reeflow_model::{ProductionRow, SalientRow, TradeRow};
 use reeflow_normalize::{Normalized, normalize_folder};
 
-fn normalized() -> Option<&'static Normalized> {
-    static NORMALIZED: OnceLock<Option<Normalized>> = OnceLock::new();
-    NORMALIZED
-        .get_or_init(|| {
-            shared_data_dir().map(|dir| normalize_folder(&dir, &Default::default()).expect("the real files normalize"))
-        })
-        .as_ref()
+fn normalized() -> &'static Normalized {
+    static NORMALIZED: OnceLock<Normalized> = OnceLock::new();
+    NORMALIZED.get_or_init(|| {
+        normalize_folder(&reeflow_testdata::public_data(), &Default::default()).expect("the real files normalize")
+    })
 }
 
 fn production<'a>(n: &'a Normalized, edition: &str, iso3: &str, year: i32) -> Vec<&'a ProductionRow> {
@@ -47,7 +45,7 @@ fn salient<'a>(n: &'a Normalized, edition: &str, statistic: &str, year: i32) -> 
 
 #[test]
 fn mcs2023_world_production_2022() {
-    let Some(n) = normalized() else { return };
+    let n = normalized();
     assert_eq!(one_production(n, "MCS2023", "WLD", 2022).t_reo, Some(300_000.0));
     let china = one_production(n, "MCS2023", "CHN", 2022);
     assert_eq!(china.t_reo, Some(210_000.0));
@@ -62,7 +60,7 @@ fn mcs2023_world_production_2022() {
 
 #[test]
 fn later_editions_revise_and_every_edition_is_kept() {
-    let Some(n) = normalized() else { return };
+    let n = normalized();
     assert_eq!(one_production(n, "MCS2024", "USA", 2022).t_reo, Some(42_000.0));
     assert_eq!(one_production(n, "MCS2024", "WLD", 2023).t_reo, Some(350_000.0));
     assert_eq!(one_production(n, "MCS2024", "CHN", 2023).t_reo, Some(240_000.0));
@@ -82,7 +80,7 @@ fn later_editions_revise_and_every_edition_is_kept() {
 
 #[test]
 fn mcs2026_long_release_and_ds140_history() {
-    let Some(n) = normalized() else { return };
+    let n = normalized();
     assert_eq!(one_production(n, "MCS2026", "WLD", 2025).t_reo, Some(390_000.0));
     assert_eq!(one_production(n, "MCS2026", "CHN", 2025).t_reo, Some(270_000.0));
     assert_eq!(one_production(n, "MCS2026", "USA", 2024).t_reo, Some(45_500.0));
@@ -100,7 +98,7 @@ fn mcs2026_long_release_and_ds140_history() {
 
 #[test]
 fn salient_tokens_become_flags() {
-    let Some(n) = normalized() else { return };
+    let n = normalized();
     assert_eq!(salient(n, "MCS2023", "exports_ores_compounds", 2018).value, Some(17_900.0));
     assert_eq!(salient(n, "MCS2023", "imports_compounds", 2018).value, Some(10_800.0));
     let nir = salient(n, "MCS2023", "nir_concentrate", 2018);
@@ -124,7 +122,7 @@ fn china_2846_imports(n: &Normalized) -> impl Iterator<Item = &TradeRow> {
 
 #[test]
 fn comtrade_china_2846_imports() {
-    let Some(n) = normalized() else { return };
+    let n = normalized();
     let world_2022: Vec<_> = china_2846_imports(n).filter(|r| r.year == 2022 && r.partner_code == Some(0)).collect();
     assert_eq!(world_2022.len(), 1);
     let world = world_2022[0];
@@ -152,7 +150,7 @@ fn comtrade_china_2846_imports() {
 
 #[test]
 fn comtrade_csv_export_and_usitc_workbooks() {
-    let Some(n) = normalized() else { return };
+    let n = normalized();
     let csv_row: Vec<_> = n
         .tables
         .trade
@@ -203,7 +201,7 @@ fn comtrade_csv_export_and_usitc_workbooks() {
 
 #[test]
 fn countries_and_file_report() {
-    let Some(n) = normalized() else { return };
+    let n = normalized();
     let usa = n.tables.countries.iter().find(|c| c.code == 842).unwrap();
     assert_eq!((usa.iso3.as_deref(), usa.name.as_str()), (Some("USA"), "USA"));
     let world = n.tables.countries.iter().find(|c| c.code == 0).unwrap();
@@ -217,4 +215,36 @@ fn countries_and_file_report() {
     assert!(
         usitc.skipped.iter().any(|(reason, count)| reason.contains("outside the configured scope") && *count > 300)
     );
+}
+
+/// DataWeb counts, per year, the records whose quantity customs suppressed: US imports of HS 8505
+/// from China in 2019 print 15,248,142 kg beside one suppressed record. That printed figure is not
+/// the quantity, so it is null and flagged; the value (never suppressed) stays.
+#[test]
+fn usitc_quantities_with_suppressed_records_are_unknown_not_printed_figures() {
+    let n = normalized();
+    let rows: Vec<&TradeRow> = n
+        .tables
+        .trade
+        .iter()
+        .filter(|r| {
+            r.provenance.source == "usitc_dataweb"
+                && r.flow == "M"
+                && r.hs_code == "8505"
+                && r.partner_iso3.as_deref() == Some("CHN")
+                && r.qty_unit.as_deref() == Some("kilograms")
+        })
+        .collect();
+    let year = |y: i32| *rows.iter().find(|r| r.year == y).unwrap();
+    let suppressed = year(2019);
+    assert_eq!((suppressed.qty, suppressed.net_weight_kg), (None, None));
+    assert_eq!(suppressed.flag.as_deref(), Some("suppressed"));
+    assert!(suppressed.value_usd.unwrap() > 0.0);
+    let plain = year(2020);
+    assert!(plain.qty.unwrap() > 0.0 && plain.flag.is_none());
+    // In the rare-earth headings: that cell, and the 1993-1994 US exports of 8505 to 14 partners.
+    let flagged: Vec<&TradeRow> = n.tables.trade.iter().filter(|r| r.flag.as_deref() == Some("suppressed")).collect();
+    assert_eq!(flagged.len(), 28);
+    assert!(flagged.iter().all(|r| r.hs_code == "8505" && r.qty.is_none()));
+    assert_eq!(flagged.iter().filter(|r| r.flow == "DX" && r.year <= 1994).count(), 27);
 }

@@ -16,7 +16,7 @@ use datafusion::execution::options::ParquetReadOptions;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 
 use crate::checks::{Check, Severity, checks_of, parse_data_type, type_satisfies};
-use crate::error::{PipelineError, Result};
+use crate::error::{Cause, PipelineError, Result};
 use crate::output::{OutputFormat, format_batches, write_parquet_file};
 use crate::stage::Stage;
 use crate::state::{MANIFEST_FILE, StageManifest, file_sha256, read_manifest};
@@ -122,6 +122,7 @@ pub struct Engine {
     tables: Vec<RegisteredTable>,
     out_dir: PathBuf,
     runs_dir: PathBuf,
+    checks_dir: PathBuf,
     hashes: HashMap<String, String>,
 }
 
@@ -139,6 +140,7 @@ impl Engine {
             tables: Vec::new(),
             out_dir: out_dir.to_path_buf(),
             runs_dir: out_dir.join(crate::runner::RUNS_DIR),
+            checks_dir: out_dir.join(CHECKS_DIR),
             hashes: HashMap::new(),
         };
         for path in sorted_entries(normalized_dir)? {
@@ -171,6 +173,17 @@ impl Engine {
         self.runs_dir = runs_dir.to_path_buf();
     }
 
+    /// Where violating rows of failed checks are saved [default: `<out_dir>/_checks`, inside the
+    /// version being built]. Checks of a published version write elsewhere (beside the run
+    /// record), so a published version is never modified.
+    pub fn checks_dir(&self) -> &Path {
+        &self.checks_dir
+    }
+
+    pub fn set_checks_dir(&mut self, checks_dir: &Path) {
+        self.checks_dir = checks_dir.to_path_buf();
+    }
+
     async fn register(&mut self, name: &str, path: &Path, source: TableSource) -> Result<()> {
         let _ = self.ctx.deregister_table(name);
         let partitions = match source {
@@ -188,16 +201,20 @@ impl Engine {
     /// content hash is the SHA-256 of its CSV rendering, so stages reading it re-run exactly when
     /// its rows change (not when a comment in the file does).
     pub fn register_batch(&mut self, name: &str, batch: RecordBatch, origin: &Path) -> Result<()> {
-        let table_error =
-            |message: String| PipelineError::Table { table: name.to_string(), path: origin.to_path_buf(), message };
+        let table_error = |source: Cause| PipelineError::Table {
+            table: name.to_string(),
+            path: origin.to_path_buf(),
+            problem: "cannot register the reference table".into(),
+            source: Some(source),
+        };
         let mut csv = Vec::new();
         {
             let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(&mut csv);
-            writer.write(&batch).map_err(|e| table_error(e.to_string()))?;
+            writer.write(&batch).map_err(|e| table_error(e.into()))?;
         }
-        let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(|e| table_error(e.to_string()))?;
+        let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(|e| table_error(e.into()))?;
         let _ = self.ctx.deregister_table(name);
-        self.ctx.register_table(name, Arc::new(table)).map_err(|e| table_error(e.to_string()))?;
+        self.ctx.register_table(name, Arc::new(table)).map_err(|e| table_error(e.into()))?;
         self.tables.retain(|t| t.name != name);
         self.tables.push(RegisteredTable {
             name: name.to_string(),
@@ -222,18 +239,19 @@ impl Engine {
                 return Err(PipelineError::Table {
                     table: name.to_string(),
                     path: table.path.clone(),
-                    message: "reference table registered without its content hash".into(),
+                    problem: "reference table registered without its content hash".into(),
+                    source: None,
                 });
             }
-            TableSource::Normalized => file_sha256(&table.path)
-                .map_err(|e| PipelineError::Io { path: table.path.clone(), message: e.to_string() })?,
+            TableSource::Normalized => file_sha256(&table.path).map_err(PipelineError::io(&table.path))?,
             TableSource::Stage => match read_manifest(&self.out_dir, name) {
                 Some(manifest) => manifest.output_sha256,
                 None => {
                     return Err(PipelineError::Table {
                         table: name.to_string(),
                         path: table.path.clone(),
-                        message: format!("no {MANIFEST_FILE} beside the output"),
+                        problem: format!("no {MANIFEST_FILE} beside the output"),
+                        source: None,
                     });
                 }
             },
@@ -252,22 +270,23 @@ impl Engine {
         inputs: &BTreeMap<String, String>,
     ) -> Result<StageBuild> {
         let started = Instant::now();
-        let failed = |message: String| PipelineError::StageFailed {
+        let failed = |source: DataFusionError| PipelineError::StageFailed {
             stage: stage.name.clone(),
             file: stage.file.clone(),
-            message,
+            check: None,
+            source,
         };
-        let frame = self.ctx.sql_with_options(&stage.sql, read_only()).await.map_err(|e| failed(e.to_string()))?;
+        let frame = self.ctx.sql_with_options(&stage.sql, read_only()).await.map_err(failed)?;
         let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
         check_contract(stage, &schema)?;
-        let batches = frame.collect().await.map_err(|e| failed(e.to_string()))?;
+        let batches = frame.collect().await.map_err(failed)?;
         let rows = batches.iter().map(RecordBatch::num_rows).sum();
         // The executed batches carry the physical schema (nullability can differ from the plan's).
         let schema = batches.first().map(RecordBatch::schema).unwrap_or(schema);
 
         // Checks see the candidate under the stage's own name; the published table is restored
         // if a blocking check fails.
-        let candidate = MemTable::try_new(schema.clone(), vec![batches.clone()]).map_err(|e| failed(e.to_string()))?;
+        let candidate = MemTable::try_new(schema.clone(), vec![batches.clone()]).map_err(failed)?;
         let previous = self.swap_table(&stage.name, Arc::new(candidate))?;
         let checks = self.run_checks(stage).await;
         let checks = match checks {
@@ -288,21 +307,21 @@ impl Engine {
     }
 
     fn swap_table(&self, name: &str, table: Arc<dyn TableProvider>) -> Result<Option<Arc<dyn TableProvider>>> {
-        let previous = self.ctx.deregister_table(name).map_err(|e| PipelineError::Query(e.to_string()))?;
-        self.ctx.register_table(name, table).map_err(|e| PipelineError::Query(e.to_string()))?;
+        let previous = self.ctx.deregister_table(name).map_err(PipelineError::Engine)?;
+        self.ctx.register_table(name, table).map_err(PipelineError::Engine)?;
         Ok(previous)
     }
 
     fn restore_table(&self, name: &str, previous: Option<Arc<dyn TableProvider>>) -> Result<()> {
-        self.ctx.deregister_table(name).map_err(|e| PipelineError::Query(e.to_string()))?;
+        self.ctx.deregister_table(name).map_err(PipelineError::Engine)?;
         if let Some(previous) = previous {
-            self.ctx.register_table(name, previous).map_err(|e| PipelineError::Query(e.to_string()))?;
+            self.ctx.register_table(name, previous).map_err(PipelineError::Engine)?;
         }
         Ok(())
     }
 
     /// Runs a stage's checks against the table registered under its name. Violating rows are
-    /// saved to `out_dir/_checks/<stage>/<check>.parquet`; a passing check removes a stale file.
+    /// saved to `<checks_dir>/<stage>/<check>.parquet`; a passing check removes a stale file.
     pub async fn run_checks(&self, stage: &Stage) -> Result<Vec<CheckResult>> {
         let mut results = Vec::new();
         for check in checks_of(&stage.header) {
@@ -316,14 +335,15 @@ impl Engine {
         let failed = |e: DataFusionError| PipelineError::StageFailed {
             stage: stage.name.clone(),
             file: stage.file.clone(),
-            message: format!("check {}: {e}", check.name),
+            check: Some(check.name.clone()),
+            source: e,
         };
         let frame = self.ctx.sql_with_options(&sql, read_only()).await.map_err(failed)?;
         let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
         let batches = frame.collect().await.map_err(failed)?;
         let violations: usize = batches.iter().map(RecordBatch::num_rows).sum();
         let file_name = check.name.replace([':', ','], "_");
-        let path = self.out_dir.join(CHECKS_DIR).join(&stage.name).join(format!("{file_name}.parquet"));
+        let path = self.checks_dir.join(&stage.name).join(format!("{file_name}.parquet"));
         if violations == 0 {
             let _ = std::fs::remove_file(&path);
             return Ok(CheckResult {
@@ -335,10 +355,9 @@ impl Engine {
                 sample: None,
             });
         }
-        let all = arrow::compute::concat_batches(&schema, &batches).map_err(|e| PipelineError::Query(e.to_string()))?;
+        let all = arrow::compute::concat_batches(&schema, &batches).map_err(|e| failed(e.into()))?;
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| PipelineError::Io { path: parent.to_path_buf(), message: e.to_string() })?;
+            std::fs::create_dir_all(parent).map_err(PipelineError::io(parent))?;
         }
         write_parquet_file(&path, &all)?;
         let sample = format_batches(&[all.slice(0, violations.min(SAMPLE_ROWS))], OutputFormat::Table).ok();
@@ -354,20 +373,20 @@ impl Engine {
 
     /// The number of rows of a registered table.
     pub async fn row_count(&self, table: &str) -> Result<usize> {
-        let frame = self.ctx.table(table).await.map_err(|e| query_error(&e))?;
-        frame.count().await.map_err(|e| query_error(&e))
+        let frame = self.ctx.table(table).await.map_err(query_error)?;
+        frame.count().await.map_err(query_error)
     }
 
     /// Runs one query and returns its batches: read-only (no DDL, DML or COPY) unless `allow_write`.
     pub async fn query(&self, sql: &str, allow_write: bool) -> Result<Vec<RecordBatch>> {
         let options = if allow_write { SQLOptions::new() } else { read_only() };
-        let frame = self.ctx.sql_with_options(sql, options).await.map_err(|e| query_error(&e))?;
-        frame.collect().await.map_err(|e| query_error(&e))
+        let frame = self.ctx.sql_with_options(sql, options).await.map_err(query_error)?;
+        frame.collect().await.map_err(query_error)
     }
 }
 
 /// A query error with a hint for the two mistakes people make most.
-fn query_error(error: &DataFusionError) -> PipelineError {
+fn query_error(error: DataFusionError) -> PipelineError {
     let message = error.to_string();
     let hint = if message.contains("not supported") && (message.contains("DML") || message.contains("DDL")) {
         " (ad hoc SQL is read-only: use SELECT, WITH, EXPLAIN or SHOW, or pass --allow-write)"
@@ -376,7 +395,7 @@ fn query_error(error: &DataFusionError) -> PipelineError {
     } else {
         ""
     };
-    PipelineError::Query(format!("{message}{hint}"))
+    PipelineError::Query { source: error, hint: hint.to_string() }
 }
 
 fn read_only() -> SQLOptions {
@@ -411,46 +430,55 @@ async fn publish_stage_output(
     schema: SchemaRef,
     batches: &[RecordBatch],
 ) -> Result<()> {
-    let io =
-        |path: &Path, e: &dyn std::fmt::Display| PipelineError::Io { path: path.to_path_buf(), message: e.to_string() };
     let name = &stage.name;
-    std::fs::create_dir_all(out_dir).map_err(|e| io(out_dir, &e))?;
-    let pid = std::process::id();
-    let staging = out_dir.join(format!(".{name}.tmp-{pid}"));
-    let retired = out_dir.join(format!(".{name}.old-{pid}"));
+    std::fs::create_dir_all(out_dir).map_err(PipelineError::io(out_dir))?;
     let target = out_dir.join(name);
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&staging).map_err(|e| io(&staging, &e))?;
-    let batch = arrow::compute::concat_batches(&schema, batches).map_err(|e| io(&staging, &e))?;
-    let (files, partitions) = if stage.header.partition_by.is_empty() {
-        let part = staging.join(PART_FILE);
-        write_parquet_file(&part, &batch)?;
-        (vec![part], Vec::new())
-    } else {
-        write_partitions(&staging, stage, schema.clone(), batch.clone()).await?
-    };
-    // The content hash covers every file and its place, in a stable order.
-    let mut listing = String::new();
-    for file in &files {
-        let relative = file.strip_prefix(&staging).unwrap_or(file).display().to_string();
-        listing.push_str(&format!("{relative}={}\n", file_sha256(file).map_err(|e| io(file, &e))?));
+    let staging = reeflow_files::temporary_path(&target);
+    let retired = reeflow_files::temporary_path(&target);
+    std::fs::create_dir_all(&staging).map_err(PipelineError::io(&staging))?;
+    let written = async {
+        let batch = arrow::compute::concat_batches(&schema, batches).map_err(|e| PipelineError::StageFailed {
+            stage: name.clone(),
+            file: stage.file.clone(),
+            check: None,
+            source: e.into(),
+        })?;
+        let (files, partitions) = if stage.header.partition_by.is_empty() {
+            let part = staging.join(PART_FILE);
+            write_parquet_file(&part, &batch)?;
+            (vec![part], Vec::new())
+        } else {
+            write_partitions(&staging, stage, schema.clone(), batch.clone()).await?
+        };
+        // The content hash covers every file and its place, in a stable order.
+        let mut listing = String::new();
+        for file in &files {
+            let relative = file.strip_prefix(&staging).unwrap_or(file).display().to_string();
+            listing.push_str(&format!("{relative}={}\n", file_sha256(file).map_err(PipelineError::io(file))?));
+        }
+        let manifest = StageManifest {
+            stage: name.clone(),
+            key: key.to_string(),
+            definition: crate::state::definition_hash(stage),
+            inputs: inputs.clone(),
+            output_sha256: crate::state::sha256_hex(listing.as_bytes()),
+            rows: batch.num_rows(),
+            partitions,
+        };
+        let text = serde_json::to_string_pretty(&manifest).expect("a stage manifest serializes");
+        reeflow_files::write_bytes_atomically(&staging.join(MANIFEST_FILE), text.as_bytes())?;
+        Ok::<_, PipelineError>(())
     }
-    let manifest = StageManifest {
-        stage: name.clone(),
-        key: key.to_string(),
-        definition: crate::state::definition_hash(stage),
-        inputs: inputs.clone(),
-        output_sha256: crate::state::sha256_hex(listing.as_bytes()),
-        rows: batch.num_rows(),
-        partitions,
-    };
-    let text = serde_json::to_string_pretty(&manifest).map_err(|e| io(&staging, &e))?;
-    std::fs::write(staging.join(MANIFEST_FILE), text).map_err(|e| io(&staging, &e))?;
-    reeflow_model::failpoint::reached("stage:written");
+    .await;
+    if let Err(error) = written {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(error);
+    }
+    reeflow_files::failpoint::reached("stage:written");
     if target.exists() {
-        std::fs::rename(&target, &retired).map_err(|e| io(&target, &e))?;
+        reeflow_files::rename_durably(&target, &retired)?;
     }
-    std::fs::rename(&staging, &target).map_err(|e| io(&target, &e))?;
+    reeflow_files::rename_durably(&staging, &target)?;
     let _ = std::fs::remove_dir_all(&retired);
     Ok(())
 }
@@ -464,6 +492,12 @@ async fn write_partitions(
     batch: RecordBatch,
 ) -> Result<(Vec<PathBuf>, Vec<(String, String)>)> {
     let failed = |message: String| PipelineError::StageFile { file: stage.file.clone(), problem: message };
+    let engine_failed = |source: DataFusionError| PipelineError::StageFailed {
+        stage: stage.name.clone(),
+        file: stage.file.clone(),
+        check: None,
+        source,
+    };
     let mut types = Vec::new();
     for column in &stage.header.partition_by {
         let field = schema
@@ -480,15 +514,13 @@ async fn write_partitions(
         types.push((column.clone(), name.to_string()));
     }
     let ctx = EngineOptions::default().session();
-    let table = MemTable::try_new(schema, vec![vec![batch]]).map_err(|e| failed(e.to_string()))?;
-    ctx.register_table("candidate", Arc::new(table)).map_err(|e| failed(e.to_string()))?;
+    let table = MemTable::try_new(schema, vec![vec![batch]]).map_err(engine_failed)?;
+    ctx.register_table("candidate", Arc::new(table)).map_err(engine_failed)?;
     let keys = stage.header.partition_by.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ");
-    let distinct = ctx
-        .sql(&format!("SELECT DISTINCT {keys} FROM candidate ORDER BY {keys}"))
-        .await
-        .map_err(|e| failed(e.to_string()))?;
+    let distinct =
+        ctx.sql(&format!("SELECT DISTINCT {keys} FROM candidate ORDER BY {keys}")).await.map_err(engine_failed)?;
     let mut files = Vec::new();
-    for key_batch in distinct.collect().await.map_err(|e| failed(e.to_string()))? {
+    for key_batch in distinct.collect().await.map_err(engine_failed)? {
         for row in 0..key_batch.num_rows() {
             let mut folder = staging.to_path_buf();
             let mut conditions = Vec::new();
@@ -500,7 +532,7 @@ async fn write_partitions(
                     continue;
                 }
                 let value =
-                    arrow::util::display::array_value_to_string(array, row).map_err(|e| failed(e.to_string()))?;
+                    arrow::util::display::array_value_to_string(array, row).map_err(|e| engine_failed(e.into()))?;
                 folder.push(format!("{column}={}", value.replace(['/', '\\'], "_")));
                 let literal = if types[index].1 == "Utf8" { format!("'{}'", value.replace('\'', "''")) } else { value };
                 conditions.push(format!("\"{column}\" = {literal}"));
@@ -508,12 +540,11 @@ async fn write_partitions(
             let frame = ctx
                 .sql(&format!("SELECT * EXCLUDE ({keys}) FROM candidate WHERE {}", conditions.join(" AND ")))
                 .await
-                .map_err(|e| failed(e.to_string()))?;
+                .map_err(engine_failed)?;
             let part_schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
-            let parts = frame.collect().await.map_err(|e| failed(e.to_string()))?;
-            let part = arrow::compute::concat_batches(&part_schema, &parts).map_err(|e| failed(e.to_string()))?;
-            std::fs::create_dir_all(&folder)
-                .map_err(|e| PipelineError::Io { path: folder.clone(), message: e.to_string() })?;
+            let parts = frame.collect().await.map_err(engine_failed)?;
+            let part = arrow::compute::concat_batches(&part_schema, &parts).map_err(|e| engine_failed(e.into()))?;
+            std::fs::create_dir_all(&folder).map_err(PipelineError::io(&folder))?;
             let path = folder.join(PART_FILE);
             write_parquet_file(&path, &part)?;
             files.push(path);
@@ -530,17 +561,23 @@ pub async fn register_parquet(
     path: &Path,
     partitions: &[(String, String)],
 ) -> Result<()> {
-    let table_error =
-        |message: String| PipelineError::Table { table: name.to_string(), path: path.to_path_buf(), message };
+    let table_error = |problem: String, source: Option<Cause>| PipelineError::Table {
+        table: name.to_string(),
+        path: path.to_path_buf(),
+        problem,
+        source,
+    };
     let location = if path.is_dir() { format!("{}/", path.display()) } else { path.display().to_string() };
     let mut partition_cols = Vec::new();
     for (column, data_type) in partitions {
         let data_type = parse_data_type(data_type)
-            .map_err(|message| table_error(format!("partition column {column}: {message}")))?;
+            .map_err(|message| table_error(format!("partition column {column}: {message}"), None))?;
         partition_cols.push((column.clone(), data_type));
     }
     let options = ParquetReadOptions::default().table_partition_cols(partition_cols);
-    ctx.register_parquet(name, &location, options).await.map_err(|e| table_error(e.to_string()))
+    ctx.register_parquet(name, &location, options)
+        .await
+        .map_err(|e| table_error("cannot read it as Parquet".into(), Some(e.into())))
 }
 
 /// The stage output folders (with a manifest) under `out_dir`, by name, in name order.
@@ -560,7 +597,7 @@ fn sorted_entries(folder: &Path) -> Result<Vec<PathBuf>> {
         return Ok(Vec::new());
     }
     let mut paths: Vec<PathBuf> = std::fs::read_dir(folder)
-        .map_err(|e| PipelineError::Io { path: folder.to_path_buf(), message: e.to_string() })?
+        .map_err(PipelineError::io(folder))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
     paths.sort();

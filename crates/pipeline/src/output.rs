@@ -46,10 +46,7 @@ pub fn format_batches(batches: &[RecordBatch], format: OutputFormat) -> Result<S
     }
 }
 
-/// Writes one batch as a Parquet file, atomically (temporary file, then rename).
+/// Writes one batch as a Parquet file, atomically, with the project's one writer configuration.
 pub fn write_parquet_file(path: &std::path::Path, batch: &RecordBatch) -> crate::error::Result<()> {
-    reeflow_normalize::write::write_atomically(path, "output", |file| {
-        reeflow_normalize::write::write_parquet(file, batch)
-    })
-    .map_err(|e| crate::error::PipelineError::Io { path: path.to_path_buf(), message: e.to_string() })
+    Ok(reeflow_files::parquet::write_parquet(path, batch)?)
 }

@@ -216,9 +216,13 @@ async fn build(
 }
 
 /// Runs every selected stage's checks on its published output, without rebuilding.
+/// Violating rows go beside the run record (`<runs_dir>/<record>.failing-rows/`), never into the
+/// published outputs the checks read.
 pub async fn check(engine: &mut Engine, ordered: &[Stage], selected: &BTreeSet<String>) -> Result<RunRecord> {
     let started_at = reeflow_model::date::utc_now_iso();
     let clock = Instant::now();
+    let failing_rows = engine.runs_dir().join(format!("{}.failing-rows", record_stem(&started_at, "check")));
+    engine.set_checks_dir(&failing_rows);
     let mut records = Vec::new();
     for stage in ordered.iter().filter(|s| selected.contains(&s.name)) {
         let mut record = StageRecord::new(stage, StageStatus::Run, "checks only");
@@ -286,15 +290,15 @@ fn finish(
         record: None,
     };
     let folder = engine.runs_dir().to_path_buf();
-    std::fs::create_dir_all(&folder).map_err(|e| PipelineError::Io { path: folder.clone(), message: e.to_string() })?;
-    let path = folder.join(format!("{}-{}-{}.json", record.started_at.replace(':', ""), command, std::process::id()));
+    std::fs::create_dir_all(&folder).map_err(PipelineError::io(&folder))?;
+    let path = folder.join(format!("{}.json", record_stem(&record.started_at, command)));
     record.record = Some(path.clone());
-    let text = serde_json::to_string_pretty(&record)
-        .map_err(|e| PipelineError::Io { path: path.clone(), message: e.to_string() })?;
-    reeflow_normalize::write::write_atomically(&path, "run record", |mut file| {
-        use std::io::Write;
-        file.write_all(text.as_bytes()).map_err(|e| e.to_string())
-    })
-    .map_err(|e| PipelineError::Io { path: path.clone(), message: e.to_string() })?;
+    let text = serde_json::to_string_pretty(&record).expect("a run record serializes");
+    reeflow_files::write_bytes_atomically(&path, text.as_bytes())?;
     Ok(record)
+}
+
+/// The name of a run record without its extension: `<start time>-<command>-<pid>`.
+fn record_stem(started_at: &str, command: &str) -> String {
+    format!("{}-{command}-{}", started_at.replace(':', ""), std::process::id())
 }

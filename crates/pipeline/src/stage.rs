@@ -139,9 +139,9 @@ fn collect_sql_files(folder: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     if !folder.exists() {
         return Ok(());
     }
-    let io = |e: std::io::Error| PipelineError::Io { path: folder.to_path_buf(), message: e.to_string() };
-    for entry in std::fs::read_dir(folder).map_err(io)? {
-        let path = entry.map_err(io)?.path();
+    let io = PipelineError::io(folder);
+    for entry in std::fs::read_dir(folder).map_err(&io)? {
+        let path = entry.map_err(&io)?.path();
         if path.is_dir() {
             collect_sql_files(&path, out)?;
         } else if path.extension().is_some_and(|e| e == "sql") {

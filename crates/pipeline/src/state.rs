@@ -5,8 +5,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use sha2::{Digest, Sha256};
-
 use crate::stage::Stage;
 
 /// Changes when the engine's behaviour changes, so outputs of an older engine are rebuilt.
@@ -33,16 +31,7 @@ pub struct StageManifest {
     pub partitions: Vec<(String, String)>,
 }
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-pub fn file_sha256(path: &Path) -> std::io::Result<String> {
-    let mut hasher = Sha256::new();
-    let mut file = std::fs::File::open(path)?;
-    std::io::copy(&mut file, &mut hasher)?;
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
-}
+pub use reeflow_files::{file_sha256, sha256_hex};
 
 /// Hash of the engine version and the whole stage file (header and SQL).
 pub fn definition_hash(stage: &Stage) -> String {

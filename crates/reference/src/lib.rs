@@ -60,8 +60,9 @@ pub struct ModelConfig {
 pub struct Settings {
     /// CIF value / FOB value: an importer's CIF value divided by this is compared with FOB values.
     pub cif_fob_factor: f64,
-    /// The largest |registered supply + U − registered use| a balance row may show, in t REO.
-    pub balance_tolerance_t_reo: f64,
+    /// Relative tolerance for an itemised list's countries summing to its own world total (USGS
+    /// rounds world totals, e.g. to two significant digits in the MCS).
+    pub world_total_tolerance: f64,
     /// Relative tolerance for partner rows summing to the World row of one report.
     pub partner_sum_tolerance: f64,
     /// Sources in order of preference when two report the same side of one flow.
@@ -128,7 +129,7 @@ pub struct Assumption {
     pub region: String,
     /// A stage, or `*` for every stage.
     pub stage: String,
-    /// `imports`, `exports` or `stock_change`.
+    /// `production`, `imports`, `exports` or `stock_change`.
     pub term: String,
     pub first_year: i32,
     pub last_year: Option<i32>,
@@ -155,7 +156,7 @@ pub struct ProductionEntry {
     pub note: String,
 }
 
-const TERMS: [&str; 3] = ["imports", "exports", "stock_change"];
+const TERMS: [&str; 4] = ["production", "imports", "exports", "stock_change"];
 const REPORTED_BY: [&str; 3] = ["exporter", "importer", "both"];
 
 impl ModelConfig {
@@ -367,7 +368,7 @@ pub struct EditionRow {
 /// The one row of `ref_settings`; `source_precedence` comma-joined, first preferred.
 pub struct SettingsRow {
     pub cif_fob_factor: f64,
-    pub balance_tolerance_t_reo: f64,
+    pub world_total_tolerance: f64,
     pub partner_sum_tolerance: f64,
     pub source_precedence: String,
 }
@@ -376,7 +377,7 @@ impl From<&Settings> for SettingsRow {
     fn from(s: &Settings) -> Self {
         Self {
             cif_fob_factor: s.cif_fob_factor,
-            balance_tolerance_t_reo: s.balance_tolerance_t_reo,
+            world_total_tolerance: s.world_total_tolerance,
             partner_sum_tolerance: s.partner_sum_tolerance,
             source_precedence: s.source_precedence.join(","),
         }
@@ -389,7 +390,7 @@ impl Table for SettingsRow {
     fn columns() -> Vec<Column<Self>> {
         vec![
             Column::float("cif_fob_factor", |s| Some(s.cif_fob_factor)),
-            Column::float("balance_tolerance_t_reo", |s| Some(s.balance_tolerance_t_reo)),
+            Column::float("world_total_tolerance", |s| Some(s.world_total_tolerance)),
             Column::float("partner_sum_tolerance", |s| Some(s.partner_sum_tolerance)),
             Column::text("source_precedence", false, |s| Some(s.source_precedence.as_str())),
         ]
@@ -490,7 +491,7 @@ mod tests {
     const MINIMAL: &str = r#"
 [settings]
 cif_fob_factor = 1.06
-balance_tolerance_t_reo = 1.0
+world_total_tolerance = 0.03
 partner_sum_tolerance = 0.001
 source_precedence = ["usitc_dataweb", "comtrade"]
 

@@ -22,11 +22,11 @@ impl Rows {
         let batches = engine
             .query(sql, false)
             .await
-            .map_err(|e| ReportError::Query { sql: sql.to_string(), message: e.to_string() })?;
+            .map_err(|e| ReportError::Query { sql: sql.to_string(), source: e.into() })?;
         let batch = match batches.first() {
             Some(first) => Some(
                 arrow::compute::concat_batches(&first.schema(), &batches)
-                    .map_err(|e| ReportError::Query { sql: sql.to_string(), message: e.to_string() })?,
+                    .map_err(|e| ReportError::Query { sql: sql.to_string(), source: e.into() })?,
             ),
             None => None,
         };

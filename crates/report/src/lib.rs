@@ -19,14 +19,24 @@ use reeflow_pipeline::Engine;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("report query failed: {message}\n  query: {sql}")]
-    Query { sql: String, message: String },
+    #[error("report query failed: {source}\n  query: {sql}")]
+    Query {
+        sql: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("the stage outputs hold no balance to draw: run `reeflow run` first")]
     NoData,
     #[error("year {year} is outside the data ({first}-{last})")]
     YearOutOfRange { year: i32, first: i32, last: i32 },
-    #[error("writing {path}: {message}")]
-    Write { path: PathBuf, message: String },
+    #[error("cannot create the report folder {path}: {source}", path = path.display())]
+    Folder {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Write(#[from] reeflow_files::WriteError),
 }
 
 /// What the report says about where it comes from.
@@ -99,22 +109,15 @@ pub async fn build(engine: &Engine, years: &[i32], context: &ReportContext) -> R
 }
 
 impl Report {
-    /// Writes `index.html` and `<figure>.svg` into `dir`, each file atomically (temporary name,
-    /// then rename). Returns the files written.
+    /// Writes `index.html` and `<figure>.svg` into `dir`, each file atomically. Returns the files written.
     pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
-        let write_error =
-            |path: &Path, e: std::io::Error| ReportError::Write { path: path.to_path_buf(), message: e.to_string() };
-        std::fs::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
+        std::fs::create_dir_all(dir).map_err(|source| ReportError::Folder { path: dir.to_path_buf(), source })?;
         let mut files = vec![("index.html".to_string(), &self.html)];
         files.extend(self.figures.iter().map(|f| (format!("{}.svg", f.name), &f.svg)));
         let mut written = Vec::new();
         for (name, text) in files {
             let path = dir.join(name);
-            let temporary = path.with_extension(format!("{}.tmp", std::process::id()));
-            std::fs::write(&temporary, text).and_then(|()| std::fs::rename(&temporary, &path)).map_err(|e| {
-                let _ = std::fs::remove_file(&temporary);
-                write_error(&path, e)
-            })?;
+            reeflow_files::write_bytes_atomically(&path, text.as_bytes())?;
             written.push(path);
         }
         Ok(written)

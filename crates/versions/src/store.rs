@@ -7,7 +7,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use reeflow_model::failpoint;
+use reeflow_files::{failpoint, rename_durably};
 
 use crate::tree::link_tree;
 
@@ -24,10 +24,20 @@ const STABLE_LINKS: [&str; 2] = ["out", "normalized"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum VersionError {
-    #[error("{path}: {message}")]
-    Io { path: PathBuf, message: String },
-    #[error("{path}: not a reeflow version ({message})")]
-    BadVersion { path: PathBuf, message: String },
+    #[error("{path}: {source}", path = path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a reeflow version ({source})", path = path.display())]
+    BadVersion {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error(transparent)]
+    Write(#[from] reeflow_files::WriteError),
     #[error("no version {name:?} in {dir}{hint}")]
     NotFound { name: String, dir: PathBuf, hint: String },
 }
@@ -35,7 +45,7 @@ pub enum VersionError {
 type Result<T> = std::result::Result<T, VersionError>;
 
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> VersionError + '_ {
-    move |e| VersionError::Io { path: path.to_path_buf(), message: e.to_string() }
+    move |source| VersionError::Io { path: path.to_path_buf(), source }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -93,8 +103,8 @@ impl Version {
     fn load(dir: &Path) -> Result<Self> {
         let path = dir.join(VERSION_FILE);
         let text = fs::read_to_string(&path).map_err(io_error(&path))?;
-        let info = serde_json::from_str(&text)
-            .map_err(|e| VersionError::BadVersion { path: path.clone(), message: e.to_string() })?;
+        let info =
+            serde_json::from_str(&text).map_err(|source| VersionError::BadVersion { path: path.clone(), source })?;
         Ok(Self { info, dir: dir.to_path_buf() })
     }
 }
@@ -268,6 +278,7 @@ impl VersionStore {
     /// Starts the next version. The caller must hold the data folder's lock: staging folders and
     /// unpublished versions left by killed writers are removed first.
     pub fn begin(&self, command: &str) -> Result<Staging> {
+        self.repair()?;
         self.remove_leftovers()?;
         let baseline = self.baseline()?;
         let seq = self.list()?.last().map(|v| v.info.seq).unwrap_or(0) + 1;
@@ -324,7 +335,7 @@ impl VersionStore {
         };
         write_json(&staging.dir.join(VERSION_FILE), &info)?;
         let target = self.versions_dir().join(&staging.id);
-        fs::rename(&staging.dir, &target).map_err(io_error(&target))?;
+        rename_durably(&staging.dir, &target)?;
         staging.finished = true;
         Ok(Version { info, dir: target })
     }
@@ -332,10 +343,9 @@ impl VersionStore {
     /// Points `current` at `versions/<id>` with one rename of a fresh symlink over the old one.
     fn switch_current(&self, id: &str) -> Result<()> {
         let link = self.data_dir.join(CURRENT_LINK);
-        let fresh = self.data_dir.join(format!(".{CURRENT_LINK}.{}.tmp", std::process::id()));
-        let _ = fs::remove_file(&fresh);
+        let fresh = reeflow_files::temporary_path(&link);
         symlink(Path::new(VERSIONS_DIR).join(id), &fresh)?;
-        fs::rename(&fresh, &link).map_err(io_error(&link))
+        Ok(rename_durably(&fresh, &link)?)
     }
 
     /// Makes `<data>/out` and `<data>/normalized` symlinks through `current` (once).
@@ -345,10 +355,9 @@ impl VersionStore {
             if fs::symlink_metadata(&path).is_ok() {
                 continue;
             }
-            let fresh = self.data_dir.join(format!(".{name}.{}.tmp", std::process::id()));
-            let _ = fs::remove_file(&fresh);
+            let fresh = reeflow_files::temporary_path(&path);
             symlink(Path::new(CURRENT_LINK).join(name), &fresh)?;
-            fs::rename(&fresh, &path).map_err(io_error(&path))?;
+            rename_durably(&fresh, &path)?;
         }
         Ok(())
     }
@@ -366,7 +375,7 @@ impl VersionStore {
                 inputs = Inputs::Raw;
             }
             fs::create_dir_all(&target).map_err(io_error(&target))?;
-            fs::rename(&folder, target.join(name)).map_err(io_error(&folder))?;
+            rename_durably(&folder, &target.join(name))?;
         }
         if target.exists() && !target.join(VERSION_FILE).exists() {
             let info = VersionInfo {
@@ -384,8 +393,31 @@ impl VersionStore {
         Ok(())
     }
 
+    /// Puts back what a crash or a careless copy can leave half done, before anything else:
+    /// `current` missing while published versions exist (a copy by `rsync -r` skips symlinks)
+    /// points again at the newest published version; plain `out/` and `normalized/` folders beside
+    /// a `current` (a crash between the switch and the adoption of a pre-versions folder) are
+    /// adopted; the stable links through `current` are made.
+    fn repair(&self) -> Result<()> {
+        if self.current()?.is_none() {
+            let newest = self.list()?.into_iter().rev().find(|v| v.info.status == VersionStatus::Published);
+            let Some(newest) = newest else { return Ok(()) };
+            tracing::warn!(version = %newest.info.id, "`current` was missing: it points at the newest published version again");
+            self.switch_current(&newest.info.id)?;
+        }
+        if self.current()?.is_none() {
+            // A folder from before versions: its plain folders are the baseline of the first version.
+            return Ok(());
+        }
+        if self.legacy_dir("out").is_some() || self.legacy_dir("normalized").is_some() {
+            self.adopt_legacy()?;
+        }
+        self.ensure_stable_links()
+    }
+
     /// Removes what a killed writer left: staging folders, half-deleted versions, and versions
-    /// sealed as published after the current one but never switched to.
+    /// sealed as published after the current one but never switched to. Without a current
+    /// version no published version is removed.
     fn remove_leftovers(&self) -> Result<()> {
         let dir = self.versions_dir();
         if !dir.exists() {
@@ -398,9 +430,9 @@ impl VersionStore {
                 fs::remove_dir_all(&path).map_err(io_error(&path))?;
             }
         }
-        let current_seq = self.current()?.map(|c| c.info.seq).unwrap_or(0);
+        let Some(current) = self.current()? else { return Ok(()) };
         for version in self.list()? {
-            if version.info.status == VersionStatus::Published && version.info.seq > current_seq {
+            if version.info.status == VersionStatus::Published && version.info.seq > current.info.seq {
                 self.remove_version(&version)?;
             }
         }
@@ -408,9 +440,10 @@ impl VersionStore {
     }
 
     /// Keeps the newest `keep` published versions (the current one always) and the newest
-    /// rejected one.
+    /// rejected one. Without a current version nothing is removed.
     fn prune(&self) -> Result<()> {
-        let current = self.current()?.map(|c| c.info.id);
+        let Some(current) = self.current()?.map(|c| c.info.id) else { return Ok(()) };
+        let current = Some(current);
         let versions = self.list()?;
         let mut published = 0;
         let mut rejected = 0;
@@ -435,7 +468,7 @@ impl VersionStore {
     /// Renames a version out of sight first, so a crash mid-delete leaves no half version.
     fn remove_version(&self, version: &Version) -> Result<()> {
         let trash = self.versions_dir().join(format!("{TRASH_PREFIX}{}", version.info.id));
-        fs::rename(&version.dir, &trash).map_err(io_error(&version.dir))?;
+        rename_durably(&version.dir, &trash)?;
         fs::remove_dir_all(&trash).map_err(io_error(&trash))
     }
 }
@@ -445,16 +478,8 @@ fn legacy_id() -> String {
 }
 
 fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| io_error(path)(std::io::Error::other(e)))?;
-    let temporary = path.with_extension(format!("{}.tmp", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        use std::io::Write;
-        let mut file = fs::File::create(&temporary)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        fs::rename(&temporary, path)
-    };
-    write().map_err(io_error(path))
+    let text = serde_json::to_string_pretty(value).expect("version files serialize");
+    Ok(reeflow_files::write_bytes_atomically(path, text.as_bytes())?)
 }
 
 #[cfg(unix)]
@@ -464,7 +489,10 @@ fn symlink(target: PathBuf, link: &Path) -> Result<()> {
 
 #[cfg(not(unix))]
 fn symlink(_target: PathBuf, link: &Path) -> Result<()> {
-    Err(VersionError::Io { path: link.to_path_buf(), message: "versions need symlinks (Unix)".into() })
+    Err(VersionError::Io {
+        path: link.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::Unsupported, "versions need symlinks (Unix)"),
+    })
 }
 
 #[cfg(test)]
@@ -559,5 +587,51 @@ mod tests {
         assert_eq!(legacy.info.inputs, Inputs::Raw);
         assert!(fs::symlink_metadata(data.path().join("out")).unwrap().file_type().is_symlink());
         assert_eq!(read(data.path().join("normalized/production.parquet")), "p");
+    }
+
+    /// A copy made with `rsync -r` has no `current` (symlinks are skipped): the next writer must not
+    /// take every version for a leftover and delete it.
+    #[test]
+    fn a_missing_current_is_pointed_again_and_no_version_is_deleted() {
+        let data = tempfile::tempdir().unwrap();
+        let store = VersionStore::new(data.path()).keep(3);
+        let mut ids = Vec::new();
+        for content in ["one", "two", "three"] {
+            let staging = store.begin("reeflow run").unwrap();
+            stage_output(&staging.out(), "trade_flows", content);
+            ids.push(store.publish(staging, Inputs::Snapshot).unwrap().info.id);
+        }
+        fs::remove_file(data.path().join(CURRENT_LINK)).unwrap();
+        let staging = store.begin("reeflow run").unwrap();
+        let listed: Vec<String> = store.list().unwrap().into_iter().map(|v| v.info.id).collect();
+        assert_eq!(listed, ids, "every version is still there");
+        assert_eq!(staging.baseline.id.as_deref(), Some(ids[2].as_str()), "current points at the newest again");
+        assert_eq!(read(data.path().join("out/trade_flows/part-0.parquet")), "three");
+        drop(staging);
+        // Without any way to repair it (no published version), nothing is pruned either.
+        let empty = tempfile::tempdir().unwrap();
+        let store = VersionStore::new(empty.path());
+        let rejected = store.reject(store.begin("reeflow run").unwrap(), Inputs::Snapshot, "checks").unwrap();
+        assert!(rejected.dir.exists());
+    }
+
+    /// Killed after the switch, before a pre-versions folder was adopted: the next writer adopts it,
+    /// so `data/out` follows `current` instead of staying a stale plain folder.
+    #[test]
+    fn a_crash_between_the_switch_and_the_adoption_is_repaired() {
+        let data = tempfile::tempdir().unwrap();
+        stage_output(&data.path().join("out"), "trade_flows", "legacy");
+        let store = VersionStore::new(data.path());
+        let mut staging = store.begin("reeflow run").unwrap();
+        stage_output(&staging.out(), "trade_flows", "new");
+        let sealed = store.seal(&mut staging, Inputs::Snapshot, VersionStatus::Published, None).unwrap();
+        store.switch_current(&sealed.info.id).unwrap();
+        // (killed here: data/out is still the plain legacy folder)
+        assert_eq!(read(data.path().join("out/trade_flows/part-0.parquet")), "legacy");
+        let next = store.begin("reeflow run").unwrap();
+        assert!(fs::symlink_metadata(data.path().join("out")).unwrap().file_type().is_symlink());
+        assert_eq!(read(data.path().join("out/trade_flows/part-0.parquet")), "new");
+        assert_eq!(read(store.get("v0000-legacy").unwrap().out().join("trade_flows/part-0.parquet")), "legacy");
+        assert_eq!(next.baseline.id.as_deref(), Some(sealed.info.id.as_str()));
     }
 }

@@ -264,6 +264,7 @@ fn push_record(
         qty_unit: if qty_known { record.qty_unit_abbr.clone() } else { None },
         value_usd: value,
         is_estimated: record.is_qty_estimated.unwrap_or(false) || record.is_net_wgt_estimated.unwrap_or(false),
+        flag: None,
         provenance: provenance(file, "comtrade", edition),
     });
     Ok(())

@@ -7,7 +7,10 @@
 //! pairs with the quantity row of that unit. A `Data Row Count` above each table is checked
 //! against the rows found, so a truncated sheet is an error. The download year is partial
 //! (year to date) and is skipped; so are HS headings outside the rare-earth scope and the
-//! year-to-date and second-unit sheets. Zeros are DataWeb's own: no trade was recorded.
+//! year-to-date and second-unit sheets. Zeros are DataWeb's own: no trade was recorded, except
+//! where the year's `YYYY_Suppressed` column counts records whose quantity US customs withheld:
+//! there the printed quantity (often 0) is not the quantity, so it becomes null with the flag
+//! `suppressed`.
 
 use std::collections::HashMap;
 
@@ -79,8 +82,12 @@ pub fn read(file: &RawFile, options: &NormalizeOptions) -> Result<AdapterOutput>
                 output.skip("the download year (year to date, not a full year)");
                 continue;
             }
-            // "no units collected" rows carry 0 in the quantity sheet: unknown, not zero.
-            let qty = quantity.filter(|_| unit != NO_UNITS).and_then(|q| q.value_for_year(&quantities.years, *year));
+            // "no units collected" rows carry 0 in the quantity sheet: unknown, not zero; so does a
+            // year in which customs suppressed the quantity of some records.
+            let suppressed = quantity.is_some_and(|q| q.suppressed_in(&quantities.years, *year));
+            let qty = quantity
+                .filter(|_| unit != NO_UNITS && !suppressed)
+                .and_then(|q| q.value_for_year(&quantities.years, *year));
             let net_weight_kg = match unit {
                 "kilograms" => qty,
                 "metric tons" => qty.map(|t| t * 1000.0),
@@ -103,6 +110,7 @@ pub fn read(file: &RawFile, options: &NormalizeOptions) -> Result<AdapterOutput>
                 value_basis: Some(flow.value_basis.to_string()),
                 is_estimated: false,
                 is_aggregate: false,
+                flag: suppressed.then(|| "suppressed".to_string()),
                 provenance: provenance(file, "usitc_dataweb", &edition),
             });
         }
@@ -136,11 +144,17 @@ struct DataRow {
     hts: String,
     unit: String,
     values: Vec<Option<f64>>,
+    /// Per year: records whose figure customs suppressed (`YYYY_Suppressed` > 0).
+    suppressed: Vec<bool>,
 }
 
 impl DataRow {
     fn value_for_year(&self, years: &[i32], year: i32) -> Option<f64> {
         years.iter().position(|y| *y == year).and_then(|i| self.values[i])
+    }
+
+    fn suppressed_in(&self, years: &[i32], year: i32) -> bool {
+        years.iter().position(|y| *y == year).is_some_and(|i| self.suppressed[i])
     }
 }
 
@@ -163,7 +177,7 @@ impl DataTable {
                 ));
             }
         }
-        // Year columns come first; `YYYY_Suppressed` columns after them are not read.
+        // Year columns come first, then (on quantity sheets) one `YYYY_Suppressed` column per year.
         let mut years = Vec::new();
         for col in HEADER.len()..sheet.width() {
             match parse_year(&sheet.text(HEADER_ROW, col)) {
@@ -171,6 +185,13 @@ impl DataTable {
                 None => break,
             }
         }
+        let suppressed_columns: Vec<Option<usize>> = years
+            .iter()
+            .map(|year| {
+                let name = format!("{year}_Suppressed");
+                (HEADER.len() + years.len()..sheet.width()).find(|col| sheet.text(HEADER_ROW, *col) == name)
+            })
+            .collect();
         if years.is_empty() {
             return Err(NormalizeError::layout(
                 &file.path,
@@ -207,12 +228,27 @@ impl DataTable {
                     }
                 });
             }
+            let mut suppressed = Vec::with_capacity(years.len());
+            for column in &suppressed_columns {
+                suppressed.push(match column.map(|col| (col, sheet.cell(row, col))) {
+                    None | Some((_, Cell::Empty)) => false,
+                    Some((_, Cell::Number(records))) => records > 0.0,
+                    Some((col, Cell::Text(text))) => {
+                        return Err(NormalizeError::layout(
+                            &file.path,
+                            sheet.address(row, col),
+                            format!("expected a count of suppressed records, found {text:?}"),
+                        ));
+                    }
+                });
+            }
             rows.push(DataRow {
                 row,
                 country: sheet.text(row, 1),
                 hts: sheet.text(row, 2),
                 unit: sheet.text(row, 4),
                 values,
+                suppressed,
             });
         }
         let declared = (0..HEADER_ROW).find(|r| sheet.text(*r, 0) == "Data Row Count").map(|r| sheet.cell(r, 1));

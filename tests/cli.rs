@@ -3,18 +3,20 @@
 mod common;
 
 use common::{reeflow, repo, stdout};
-use reeflow_model::shared_data::shared_data_dir;
 
 const CHINA_MCS2023: &str =
     "SELECT year, t_reo FROM production WHERE country_iso3='CHN' AND edition='MCS2023' ORDER BY year";
 
 #[test]
 fn normalize_run_and_query_the_real_files() {
-    let Some(shared) = shared_data_dir() else { return };
+    let public = reeflow_testdata::public_data();
     let data = tempfile::tempdir().unwrap();
-    let normalized = reeflow(data.path(), &["normalize", "--raw", shared.to_str().unwrap()]);
+    // normalize publishes the tables together with stage outputs built from them.
+    let normalized = reeflow(data.path(), &["normalize", "--raw", public.to_str().unwrap()]);
     assert!(stdout(&normalized).contains("production"));
-    let run = reeflow(data.path(), &["run", "--format", "json"]);
+    let stderr = String::from_utf8_lossy(&normalized.stderr);
+    assert!(stderr.contains("published version v0001-"), "{stderr}");
+    let run = reeflow(data.path(), &["run", "--force", "--format", "json"]);
     let summary: serde_json::Value = serde_json::from_str(&stdout(&run)).unwrap();
     let stages = summary["stages"].as_array().unwrap();
     let share = stages.iter().find(|s| s["stage"] == "mine_production_share").unwrap();
@@ -36,7 +38,7 @@ fn normalize_run_and_query_the_real_files() {
     assert_eq!(reeflow(data.path(), &["check"]).status.code(), Some(0));
     let query = reeflow(data.path(), &["sql", "--format", "csv", CHINA_MCS2023]);
     assert_eq!(stdout(&query), "year,t_reo\n2021,168000.0\n2022,210000.0\n");
-    // China's share of world mine production, as METHOD.md publishes it.
+    // China's share of world mine production, as USGS publishes it.
     let share = reeflow(
         data.path(),
         &[
@@ -67,16 +69,16 @@ fn a_fresh_clone_runs_on_the_bundled_snapshot() {
 
 #[test]
 fn the_bundled_snapshot_is_what_normalize_makes_today() {
-    let Some(shared) = shared_data_dir() else { return };
+    let public = reeflow_testdata::public_data();
     let data = tempfile::tempdir().unwrap();
-    stdout(&reeflow(data.path(), &["normalize", "--snapshot", "--raw", shared.to_str().unwrap()]));
+    stdout(&reeflow(data.path(), &["normalize", "--snapshot", "--raw", public.to_str().unwrap()]));
     for table in ["production", "trade", "salient", "countries"] {
         let file = format!("{table}.parquet");
         let fresh = std::fs::read(data.path().join("snapshot").join(&file)).unwrap();
         let bundled = std::fs::read(repo().join("data/snapshot").join(&file)).unwrap();
         assert!(
             fresh == bundled,
-            "data/snapshot/{file} is stale: run `cargo run -- normalize --raw ../shared/data --snapshot` and commit it"
+            "data/snapshot/{file} is stale: run `cargo run -- normalize --raw tests/data --snapshot` and commit it"
         );
     }
 }
@@ -190,33 +192,88 @@ fn fetch_dry_run_plans_against_the_configured_mirror_without_the_key() {
     assert!(!data.path().join("raw").exists(), "a dry run writes nothing");
 }
 
-#[test]
-fn a_second_writer_is_refused_and_a_stale_lock_is_recovered() {
-    let data = common::bundled_snapshot_data_dir();
-    // A live reeflow process (an idle prompt) is recorded as the holder of the data folder.
-    let mut holder = common::command(data.path())
-        .arg("sql")
-        .stdin(std::process::Stdio::piped())
+/// Starts `reeflow run` on `data`, paused while it holds the lock (at the first stage written).
+fn paused_writer(data: &std::path::Path) -> std::process::Child {
+    common::command(data)
+        .arg("run")
+        .env("REEFLOW_FAILPOINT", "stage:written")
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
-        .unwrap();
-    let lock = data.path().join(".reeflow.lock");
-    let record = format!(r#"{{"pid":{},"command":"reeflow run","started_at":"2026-11-28T12:00:00Z"}}"#, holder.id());
-    std::fs::write(&lock, record).unwrap();
+        .unwrap()
+}
+
+/// Waits until a paused writer says it reached its failpoint.
+fn wait_until_paused(child: &mut std::process::Child) {
+    use std::io::BufRead;
+    let stderr = child.stderr.take().unwrap();
+    for line in std::io::BufReader::new(stderr).lines() {
+        if line.unwrap().contains("failpoint stage:written reached") {
+            return;
+        }
+    }
+    panic!("the writer ended before holding the lock");
+}
+
+#[test]
+fn a_second_writer_is_refused_and_a_killed_holder_leaves_no_lock() {
+    let data = common::bundled_snapshot_data_dir();
+    let mut holder = paused_writer(data.path());
+    wait_until_paused(&mut holder);
     let refused = reeflow(data.path(), &["run"]);
     assert_eq!(refused.status.code(), Some(2));
     let message = String::from_utf8_lossy(&refused.stderr);
-    assert!(message.contains(&format!("in use by pid {}", holder.id())), "{message}");
-    assert!(message.contains("started 2026-11-28T12:00:00Z"), "{message}");
-    assert!(!data.path().join("out").exists(), "the refused run wrote nothing");
-    // The holder is killed: its lock is stale, the next run clears it, runs, and releases it.
+    assert!(message.contains(&format!("in use by pid {} (`reeflow run`", holder.id())), "{message}");
+    // SIGKILL: no destructor runs, but the kernel releases the lock; the next run reports the
+    // record the dead holder left, runs, publishes and lets go.
     holder.kill().unwrap();
     holder.wait().unwrap();
     let recovered = reeflow(data.path(), &["run"]);
     assert!(String::from_utf8_lossy(&recovered.stderr).contains("cleared a stale lock"));
     stdout(&recovered);
-    assert!(!lock.exists(), "released when the run ended");
+    let lock = data.path().join(".reeflow.lock");
+    assert_eq!(std::fs::read_to_string(&lock).unwrap(), "", "released when the run ended");
+}
+
+/// Eight writers start at once on a data folder whose lock record names a dead process (the case
+/// where two could each clear the record and both go on): exactly one holds the lock, the other
+/// seven are refused naming it.
+#[test]
+fn many_writers_racing_for_a_stale_lock_give_one_holder() {
+    let data = common::bundled_snapshot_data_dir();
+    let dead = r#"{"pid":999999,"command":"reeflow run","started_at":"2026-01-01T00:00:00Z"}"#;
+    std::fs::write(data.path().join(".reeflow.lock"), dead).unwrap();
+    let mut writers: Vec<std::process::Child> = (0..8).map(|_| paused_writer(data.path())).collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let mut refused = 0;
+    let mut holders = Vec::new();
+    for writer in &mut writers {
+        loop {
+            if let Some(status) = writer.try_wait().unwrap() {
+                let mut message = String::new();
+                std::io::Read::read_to_string(writer.stderr.as_mut().unwrap(), &mut message).unwrap();
+                assert_eq!(status.code(), Some(2), "{message}");
+                assert!(message.contains("is in use by pid"), "{message}");
+                refused += 1;
+                break;
+            }
+            // Alive: it either waits at its failpoint holding the lock, or is still starting.
+            let pid = writer.id();
+            let record = std::fs::read_to_string(data.path().join(".reeflow.lock")).unwrap();
+            if record.contains(&format!("\"pid\":{pid},")) {
+                holders.push(pid);
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "writer {pid} neither holds the lock nor ended");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    for writer in &mut writers {
+        let _ = writer.kill();
+        let _ = writer.wait();
+    }
+    assert_eq!(holders.len(), 1, "holders: {holders:?}");
+    assert_eq!(refused, 7);
 }
 
 #[test]

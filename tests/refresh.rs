@@ -8,15 +8,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::{command, copy_tree, published_files, query, reeflow, serve_files, stdout};
-use reeflow_model::shared_data::shared_data_dir;
 
 const MCS2024_WORLD: &str = "pnnl-cmm-data/usgs_mcs/mcs2024-raree_world.csv";
 
-/// Raw folders: every shared file but the MCS 2024 world table (A), and every shared file (B).
-fn raw_folders(shared: &Path, root: &Path) -> (PathBuf, PathBuf) {
+/// Raw folders: every public file but the MCS 2024 world table (A), and every public file (B).
+fn raw_folders(public: &Path, root: &Path) -> (PathBuf, PathBuf) {
     let (a, b) = (root.join("raw-a"), root.join("raw-b"));
-    copy_tree(shared, &a, &[MCS2024_WORLD]);
-    copy_tree(shared, &b, &[]);
+    copy_tree(public, &a, &[MCS2024_WORLD]);
+    copy_tree(public, &b, &[]);
     (a, b)
 }
 
@@ -45,9 +44,9 @@ fn key_of(row: &serde_json::Value, columns: &[&str]) -> String {
 
 #[test]
 fn a_new_edition_shows_as_exactly_the_rows_it_adds_and_revises() {
-    let Some(shared) = shared_data_dir() else { return };
+    let public = reeflow_testdata::public_data();
     let root = tempfile::tempdir().unwrap();
-    let (raw_a, raw_b) = raw_folders(&shared, root.path());
+    let (raw_a, raw_b) = raw_folders(&public, root.path());
     let data = root.path().join("data");
 
     let (output, first) = refresh(&data, &raw_a, &[]);
@@ -77,35 +76,24 @@ fn a_new_edition_shows_as_exactly_the_rows_it_adds_and_revises() {
     assert_eq!(keys(&production["added_keys"]), expected);
     assert_eq!((production["removed"].as_u64(), production["changed"].as_u64()), (Some(0), Some(0)));
 
-    // The model's production takes the newest edition: MCS2024 now supplies 2023 (added rows) and
-    // replaces MCS2023 for the 2022 figures it reports and MYB2022 does not.
+    // The model takes each year from one itemised edition: MCS2024 supplies 2023 (added rows) and
+    // changes nothing for 2022, which MYB2022 (newer, itemised) keeps whole: no country's 2022
+    // figure is taken from MCS2024 on top of MYB2022's list.
     let by_stage = table("production_by_stage");
-    let chosen = |year: i32| {
-        let rows = query(
-            &data,
-            &format!(
-                "SELECT year, country_iso3, stage FROM production_by_stage WHERE edition = 'MCS2024' AND year = {year}"
-            ),
-        );
-        let mut keys: Vec<String> = rows.iter().map(|r| key_of(r, &["year", "country_iso3", "stage"])).collect();
-        keys.sort();
-        keys
-    };
-    assert_eq!(keys(&by_stage["added_keys"]), chosen(2023));
-    let edition = by_stage["columns"].as_array().unwrap().iter().find(|c| c["column"] == "edition").unwrap();
-    let revised: Vec<String> = edition["largest_absolute"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["key"].as_str().unwrap().to_string())
-        .collect();
-    let mut revised_sorted = revised.clone();
-    revised_sorted.sort();
-    assert_eq!(revised_sorted, chosen(2022));
-    assert_eq!(revised_sorted.len(), 4, "Canada, Greenland, Tanzania, South Africa");
-    assert!(
-        edition["largest_absolute"].as_array().unwrap().iter().all(|c| c["old"] == "MCS2023" && c["new"] == "MCS2024")
+    let rows = query(
+        &data,
+        "SELECT year, country_iso3, stage FROM production_by_stage WHERE edition = 'MCS2024' AND stage = 'mining' ORDER BY 1, 2",
     );
+    let mut chosen: Vec<String> = rows.iter().map(|r| key_of(r, &["year", "country_iso3", "stage"])).collect();
+    chosen.sort();
+    assert!(rows.iter().all(|r| r["year"] == 2023), "MCS2024 mine production is used for 2023 only: {rows:?}");
+    assert_eq!(keys(&by_stage["added_keys"]), chosen);
+    assert_eq!(by_stage["removed"].as_u64(), Some(0));
+    // Changed rows change only how many editions report them, never the figure or its edition.
+    for column in by_stage["columns"].as_array().unwrap() {
+        let changes = column["largest_absolute"].as_array().map(Vec::len).unwrap_or(0);
+        assert!(column["column"] == "editions_available" || changes == 0, "2022 figures must stay MYB2022's: {column}");
+    }
 
     let versions: serde_json::Value =
         serde_json::from_str(&stdout(&reeflow(&data, &["versions", "--format", "json"]))).unwrap();
@@ -114,10 +102,10 @@ fn a_new_edition_shows_as_exactly_the_rows_it_adds_and_revises() {
 
 #[test]
 fn a_silently_revised_published_figure_blocks_the_refresh_until_accepted() {
-    let Some(shared) = shared_data_dir() else { return };
+    let public = reeflow_testdata::public_data();
     let root = tempfile::tempdir().unwrap();
     let raw = root.path().join("raw");
-    copy_tree(&shared, &raw, &[]);
+    copy_tree(&public, &raw, &[]);
     let data = root.path().join("data");
     assert_eq!(refresh(&data, &raw, &[]).1["status"], "published");
 
@@ -208,13 +196,13 @@ fn run_to_end(mut command: Command) {
 
 #[test]
 fn killed_at_any_point_a_rerun_publishes_exactly_what_a_clean_run_does() {
-    let Some(shared) = shared_data_dir() else { return };
+    let public = reeflow_testdata::public_data();
     let root = tempfile::tempdir().unwrap();
-    let (raw_a, raw_b) = raw_folders(&shared, root.path());
+    let (raw_a, raw_b) = raw_folders(&public, root.path());
     let (raw_a, raw_b) = (raw_a.to_str().unwrap().to_string(), raw_b.to_str().unwrap().to_string());
 
     // Fetch: the USGS files come from a local server, the rest is already in the raw folder.
-    let server = serve_files(shared.join("cmrs-v3/usgs"));
+    let server = serve_files(public.join("cmrs-v3/usgs"));
     let files = [
         "usgs_mcs2026_commodities_data.csv",
         "usgs_myb2022_rare_earths_tables.xlsx",
@@ -235,7 +223,7 @@ fn killed_at_any_point_a_rerun_publishes_exactly_what_a_clean_run_does() {
         setup: Box::new(move |data| run_to_end(command_in(data, &["run", "--raw", &a]))),
         step: Box::new(move |data| command_in(data, &["run", "--raw", &b])),
     };
-    let without_usgs = shared.clone();
+    let without_usgs = public.clone();
     let refresh_with_fetch = Scenario {
         setup: Box::new(move |data| {
             copy_tree(&without_usgs, &data.join("raw"), &["cmrs-v3/usgs"]);

@@ -5,9 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+#[allow(unused_imports)]
+pub use reeflow_testdata::{copy_tree, public_data, repo};
 
 /// The `reeflow` command with a data folder, the repository's pipelines and its model file.
 pub fn command(data_dir: &Path) -> Command {
@@ -70,25 +69,6 @@ pub fn query(data_dir: &Path, sql: &str) -> Vec<serde_json::Value> {
     rows.as_array().unwrap().clone()
 }
 
-/// Copies a folder tree (symlinks as symlinks), leaving out paths that end with one of `skip`.
-pub fn copy_tree(from: &Path, to: &Path, skip: &[&str]) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let target = to.join(path.file_name().unwrap());
-        if skip.iter().any(|s| path.to_string_lossy().ends_with(s)) {
-            continue;
-        }
-        if std::fs::symlink_metadata(&path).unwrap().file_type().is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(&path).unwrap(), &target).unwrap();
-        } else if path.is_dir() {
-            copy_tree(&path, &target, skip);
-        } else {
-            std::fs::copy(&path, &target).unwrap();
-        }
-    }
-}
-
 /// Every file of the published version's tables (normalized/ and out/), by relative path, with
 /// its bytes. The normalized manifest is left out: it lists the raw folder's files, including a
 /// fetch manifest holding download times.
@@ -146,4 +126,35 @@ pub fn serve_files(root: PathBuf) -> String {
         }
     });
     base
+}
+
+/// Rewrites the table `T` of `<data>/snapshot/` (the inputs `reeflow run` uses when there is no raw
+/// folder): drops the rows `drop(batch, row)` picks and appends `planted`. For tests that plant a
+/// figure in, or take one out of, the real data and follow it through the stages.
+pub fn plant<T: reeflow_model::Table>(
+    data_dir: &Path,
+    planted: &[T],
+    drop: impl Fn(&arrow::array::RecordBatch, usize) -> bool,
+) {
+    use arrow::array::BooleanArray;
+    let path = data_dir.join("snapshot").join(format!("{}.parquet", T::NAME));
+    let file = std::fs::File::open(&path).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
+    let mut batches = Vec::new();
+    for batch in reader {
+        let batch = batch.unwrap();
+        let keep: BooleanArray = (0..batch.num_rows()).map(|row| Some(!drop(&batch, row))).collect();
+        batches.push(arrow::compute::filter_record_batch(&batch, &keep).unwrap());
+    }
+    batches.push(T::to_batch(planted).unwrap());
+    let all = arrow::compute::concat_batches(&T::schema(), &batches).unwrap();
+    reeflow_files::parquet::write_parquet(&path, &all).unwrap();
+}
+
+/// The text of column `name` in `row` of `batch` (None for null).
+pub fn text(batch: &arrow::array::RecordBatch, name: &str, row: usize) -> Option<String> {
+    let column = batch.column_by_name(name).unwrap_or_else(|| panic!("no column {name}"));
+    let column = arrow::compute::cast(column, &arrow::datatypes::DataType::Utf8).unwrap();
+    let strings = column.as_any().downcast_ref::<arrow::array::StringArray>().unwrap();
+    (!arrow::array::Array::is_null(strings, row)).then(|| strings.value(row).to_string())
 }

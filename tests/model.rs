@@ -1,4 +1,4 @@
-//! The flow model (pipelines/model) on the bundled snapshot: the published figures of METHOD.md
+//! The flow model (pipelines/model) on the bundled snapshot: the published figures docs/method.md names
 //! reproduced from the real statistics, the checks that guard the model, and traceability.
 
 mod common;
@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use common::{bundled_snapshot_data_dir, query, reeflow, reeflow_with_model, repo};
 
-/// One model run on the bundled snapshot, shared by the tests that only read its outputs.
+/// One model run on the bundled snapshot, public by the tests that only read its outputs.
 fn model() -> &'static std::path::Path {
     static DATA: OnceLock<tempfile::TempDir> = OnceLock::new();
     DATA.get_or_init(|| {
