@@ -158,3 +158,26 @@ pub fn text(batch: &arrow::array::RecordBatch, name: &str, row: usize) -> Option
     let strings = column.as_any().downcast_ref::<arrow::array::StringArray>().unwrap();
     (!arrow::array::Array::is_null(strings, row)).then(|| strings.value(row).to_string())
 }
+
+/// A minimal HTTP/1.1 server on 127.0.0.1 that answers every GET with `body` (a real Comtrade
+/// answer, say), for fetch tests that run the real binary. Returns its base URL.
+pub fn serve_body(body: Vec<u8>) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).map(|n| n > 2).unwrap_or(false) {
+                line.clear();
+            }
+            let mut response =
+                format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).into_bytes();
+            response.extend(&body);
+            let _ = stream.write_all(&response);
+        }
+    });
+    base
+}

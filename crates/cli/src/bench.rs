@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 use crate::Settings;
+use crate::progress::Progress;
 
 /// The benchmark's SQL (the same text runs in reeflow and DuckDB) and its DuckDB runner, built
 /// into the binary so `reeflow bench run` works from any folder.
@@ -100,10 +101,14 @@ pub fn dispatch(settings: &Settings, command: BenchCommand) -> Result<u8> {
             let work = work.unwrap_or(work_default);
             let (first_year, last_year) = parse_years(&years)?;
             let mut results = Vec::new();
+            let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+            let steps_per_size = 2 * if threads > 1 { 2 } else { 1 } + 3;
+            let bar = Progress::new(settings.display(false), "bench", "steps", (rows.len() * steps_per_size) as u64);
             for size in rows {
                 let shape = reeflow_bench::TradeShape { rows: size, first_year, last_year, seed };
-                results.extend(run_size(settings, &work, &shape, json_rows.min(size), python.as_deref())?);
+                results.extend(run_size(settings, &work, &shape, json_rows.min(size), python.as_deref(), &bar)?);
             }
+            bar.finish("· done".into());
             println!("{}", markdown(&results));
             if let Some(path) = output {
                 reeflow_files::write_bytes_atomically(&path, serde_json::to_string_pretty(&results)?.as_bytes())?;
@@ -140,6 +145,7 @@ fn reeflow_step_with(
     let _ = std::fs::remove_file(&peak_file);
     let mut command = Command::new(std::env::current_exe()?);
     command
+        .arg("--quiet")
         .arg("--data-dir")
         .arg(data_dir)
         .arg("--pipelines")
@@ -179,6 +185,7 @@ fn run_size(
     shape: &reeflow_bench::TradeShape,
     json_rows: u64,
     python: Option<&Path>,
+    bar: &Progress,
 ) -> Result<Vec<Measurement>> {
     let rows = shape.rows;
     let trade = work.join(format!("trade-{rows}-seed{}.parquet", shape.seed));
@@ -201,12 +208,14 @@ fn run_size(
 
     let mut results = Vec::new();
     let mut record = |step: &str, reeflow: (f64, Option<u64>), duckdb: Option<(f64, u64)>, throughput: Option<u64>| {
-        eprintln!(
+        bar.advance();
+        bar.message(format!("· {rows} rows · {step}"));
+        bar.always_line(&format!(
             "  {rows:>10} rows  {step:<34} {:>8.2} s  {:>6} MB{}",
             reeflow.0,
             reeflow.1.unwrap_or(0) / 1_000_000,
             duckdb.map(|d| format!("   duckdb {:.2} s {} MB", d.0, d.1 / 1_000_000)).unwrap_or_default()
-        );
+        ));
         results.push(Measurement {
             rows,
             step: step.to_string(),

@@ -75,6 +75,15 @@ pub struct ComtradeSection {
     pub flows: Option<Vec<String>>,
     pub first_year: Option<i32>,
     pub years_per_request: Option<usize>,
+    /// Ask for every reporter (with a key: `reporterCode` left out; without one: one request per
+    /// country of the Comtrade reference list) instead of `reporters`.
+    pub all_reporters: Option<bool>,
+    /// Calls the key may make in a UTC day [default: 500, the free tier].
+    pub daily_quota: Option<u64>,
+    /// Packing prior: records per reporter, code, year and flow before the cache can tell.
+    pub records_per_reporter_code_year: Option<f64>,
+    /// Packing prior: how many reporters "all reporters" stands for.
+    pub reporters_in_all: Option<f64>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]

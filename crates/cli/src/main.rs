@@ -10,6 +10,7 @@ mod config;
 mod diff;
 mod fetch;
 mod normalize;
+mod progress;
 mod refresh;
 mod sql;
 mod stages;
@@ -25,7 +26,7 @@ use config::Config;
 #[derive(Parser)]
 #[command(
     name = "reeflow",
-    version,
+    version = VERSION,
     about = "Trace rare-earth flows from public statistics: normalize USGS, UN Comtrade and USITC files into Parquet, run SQL stages, query the results.",
     long_about = "reeflow turns public rare-earth statistics (USGS Mineral Commodity Summaries, Minerals Yearbook and DS-140; UN Comtrade; USITC DataWeb) into typed Parquet tables with provenance on every row, runs the SQL stages in pipelines/ over them with Apache DataFusion, and answers ad hoc SQL.\n\nA fresh clone runs offline on the bundled snapshot:\n  reeflow run\n  reeflow sql \"SELECT year, t_reo FROM production WHERE country_iso3='CHN' AND edition='MCS2023' ORDER BY year\"\n\nTo rebuild the tables from the public files:\n  reeflow normalize --raw tests/data\n\nFor schedulers and CI, one command that publishes all or nothing:\n  reeflow refresh --format json",
     after_help = "Tables: production, trade, salient, countries (normalized), ref_* (config/model.toml) and one table per stage in pipelines/ (the flow model: trade_reo, trade_flows, mirror_gaps, stage_balance, indicators, coverage, us_china_flows, …). Exit codes: 0 ok, 1 a check failed, 2 error. Logging: RUST_LOG=debug."
@@ -44,8 +45,24 @@ struct Cli {
     /// edition dates, assumptions [default: config/model.toml].
     #[arg(long, global = true, env = "REEFLOW_MODEL")]
     model: Option<PathBuf>,
+    /// No progress bars or per-item lines on stderr (warnings and errors still show).
+    #[arg(long, short = 'q', global = true)]
+    quiet: bool,
+    /// Log lines (RUST_LOG=info shows a span per command, stage, fetch call and normalized file
+    /// with its duration and rows): `text` for people, `json` for log collectors.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "REEFLOW_LOG_FORMAT")]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// The version and the commit it was built from (`reeflow --version`).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("REEFLOW_GIT_COMMIT"), ")");
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -208,6 +225,15 @@ enum Command {
         #[command(subcommand)]
         command: bench::BenchCommand,
     },
+    /// Print a shell completion script: `reeflow completions bash > /etc/bash_completion.d/reeflow`,
+    /// `reeflow completions zsh > "${fpath[1]}/_reeflow"`, `reeflow completions fish >
+    /// ~/.config/fish/completions/reeflow.fish`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `reeflow man > reeflow.1 && man ./reeflow.1`.
+    Man,
     /// Write the stage catalogue (Markdown, from the stage headers) to docs/stages.md.
     Docs {
         #[arg(long, default_value = "docs/stages.md")]
@@ -216,6 +242,29 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+}
+
+impl Command {
+    /// The subcommand's name, for the command's tracing span.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Fetch { .. } => "fetch",
+            Command::Normalize { .. } => "normalize",
+            Command::Run { .. } => "run",
+            Command::Refresh(_) => "refresh",
+            Command::Diff(_) => "diff",
+            Command::Versions { .. } => "versions",
+            Command::Plan { .. } => "plan",
+            Command::Check { .. } => "check",
+            Command::Sql { .. } => "sql",
+            Command::Tables => "tables",
+            Command::Report { .. } => "report",
+            Command::Bench { .. } => "bench",
+            Command::Completions { .. } => "completions",
+            Command::Man => "man",
+            Command::Docs { .. } => "docs",
+        }
+    }
 }
 
 /// `--select`: which stages a command touches.
@@ -230,6 +279,32 @@ struct Selection {
 enum SummaryFormat {
     Text,
     Json,
+}
+
+/// Writes generated text to stdout; a reader that stops early (`| head`) is not an error.
+fn print_generated(bytes: &[u8]) -> Result<u8> {
+    use std::io::Write;
+    match std::io::stdout().write_all(bytes).and_then(|()| std::io::stdout().flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(0),
+    }
+}
+
+/// Tracing to stderr, filtered by RUST_LOG (default: warnings), as text or JSON lines. Spans log
+/// when they close, with their duration (`time.busy`, `time.idle`) and the fields they carry.
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::fmt::format::FmtSpan;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_span_events(FmtSpan::CLOSE);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().with_current_span(true).init(),
+    }
 }
 
 /// The error and its causes on one line, `outer: cause: root`. Library errors print their
@@ -248,11 +323,8 @@ fn describe(error: &anyhow::Error) -> String {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    init_logging(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -260,7 +332,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let code = match runtime.block_on(dispatch(cli)) {
+    let span = tracing::info_span!("command", command = cli.command.name());
+    let code = match runtime.block_on(tracing::Instrument::instrument(dispatch(cli), span)) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {}", describe(&error));
@@ -280,9 +353,16 @@ pub struct Settings {
     pub engine_options: reeflow_pipeline::EngineOptions,
     pub pipelines: PathBuf,
     pub options: reeflow_normalize::NormalizeOptions,
+    /// `--quiet`: no progress on stderr.
+    pub quiet: bool,
 }
 
 impl Settings {
+    /// How progress shows for a command whose stdout is `machine_output` (JSON) or not.
+    pub fn display(&self, machine_output: bool) -> progress::Display {
+        progress::Display::choose(self.quiet, machine_output)
+    }
+
     /// A session over the published tables.
     pub async fn engine(&self) -> Result<reeflow_pipeline::Engine> {
         self.layout.engine(&self.engine_options).await
@@ -290,6 +370,20 @@ impl Settings {
 }
 
 async fn dispatch(cli: Cli) -> Result<u8> {
+    // Generated from the command definitions; they need no configuration or data folder.
+    match cli.command {
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "reeflow", &mut script);
+            return print_generated(&script);
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut page)?;
+            return print_generated(&page);
+        }
+        _ => {}
+    }
     let config_path = cli.config.clone().unwrap_or_else(|| PathBuf::from(config::DEFAULT_CONFIG));
     let config = Config::load(&config_path, cli.config.is_some())?;
     let data_dir = cli.data_dir.or_else(|| config.paths.data_dir.clone()).unwrap_or_else(|| PathBuf::from("data"));
@@ -306,6 +400,7 @@ async fn dispatch(cli: Cli) -> Result<u8> {
             config.versions.keep,
         ),
         options: config.normalize_options(),
+        quiet: cli.quiet,
     };
     let layout = &settings.layout;
     // Commands that write under the data folder hold its lock; queries do not need it.
@@ -322,12 +417,17 @@ async fn dispatch(cli: Cli) -> Result<u8> {
         Command::Fetch { source, comtrade, refresh, dry_run, format } => {
             let summaries =
                 fetch::fetch_sources(&settings, &config, source, &comtrade, refresh, dry_run, format).await?;
-            fetch::report(&summaries, format)
+            fetch::report(&summaries, format, dry_run)
         }
         Command::Normalize { raw, snapshot } => {
             let raw = raw.unwrap_or_else(|| layout.raw.clone());
             if snapshot {
-                normalize::print_written(&normalize::normalize(&raw, &layout.snapshot, &settings.options)?);
+                normalize::print_written(&normalize::normalize(
+                    &raw,
+                    &layout.snapshot,
+                    &settings.options,
+                    settings.display(false),
+                )?);
                 Ok(0)
             } else {
                 versioned::normalize_into_new_version(&settings, &raw).await
@@ -354,6 +454,7 @@ async fn dispatch(cli: Cli) -> Result<u8> {
         }
         Command::Docs { output, check } => stages::docs(&settings, &output, check),
         Command::Bench { command } => bench::dispatch(&settings, command),
+        Command::Completions { .. } | Command::Man => unreachable!("answered before the configuration is read"),
     }
 }
 

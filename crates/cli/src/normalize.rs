@@ -7,39 +7,55 @@ use anyhow::{Context, Result};
 use reeflow_normalize::write::WrittenTable;
 use reeflow_normalize::{NormalizeOptions, RawFile};
 
-/// Normalizes `raw` into `out`, with a line per raw file on stderr.
-pub fn normalize(raw: &Path, out: &Path, options: &NormalizeOptions) -> Result<Vec<WrittenTable>> {
-    eprintln!("normalizing {} → {}", raw.display(), out.display());
+use crate::progress::{Display, Progress};
+
+/// Normalizes `raw` into `out`, with progress per raw file (a bar on a terminal, a line per file
+/// in a log).
+pub fn normalize(raw: &Path, out: &Path, options: &NormalizeOptions, display: Display) -> Result<Vec<WrittenTable>> {
+    let files = reeflow_normalize::discover(raw)?.len() as u64;
+    let bar = Progress::new(display, "normalize", "files", files);
+    bar.line(&format!("normalizing {} → {}", raw.display(), out.display()), false);
+    let mut records = 0;
     // Trade rows stream to disk file by file; the other tables are small.
-    let (normalized, written) = reeflow_normalize::normalize_into(raw, options, out)?;
-    for file in &normalized.files {
-        match (&file.format, &file.ignored) {
-            (Some(format), _) => {
-                let mut counts = Vec::new();
-                for (table, rows) in [
-                    ("production", file.production),
-                    ("trade", file.trade),
-                    ("salient", file.salient),
-                    ("countries", file.countries),
-                ] {
-                    if rows > 0 {
-                        counts.push(format!("{rows} {table}"));
-                    }
-                }
-                eprintln!(
-                    "  read    {} [{}]: {}",
-                    file.file,
-                    format.name(),
-                    if counts.is_empty() { "no rows".into() } else { counts.join(", ") }
-                );
-                for (reason, count) in &file.skipped {
-                    eprintln!("          skipped {count}: {reason}");
+    let (_, written) = reeflow_normalize::normalize_into(raw, options, out, |done| {
+        let file = done.report;
+        records += file.production + file.trade + file.salient + file.countries;
+        bar.set_position(done.done as u64);
+        bar.message(format!("· {records} records · {}", file.file));
+        bar.line(&describe_file(file), false);
+    })?;
+    bar.finish(format!("· {records} records · done"));
+    Ok(written)
+}
+
+/// What one raw file gave, as the per-file line says it.
+fn describe_file(file: &reeflow_normalize::FileReport) -> String {
+    match (&file.format, &file.ignored) {
+        (Some(format), _) => {
+            let mut counts = Vec::new();
+            for (table, rows) in [
+                ("production", file.production),
+                ("trade", file.trade),
+                ("salient", file.salient),
+                ("countries", file.countries),
+            ] {
+                if rows > 0 {
+                    counts.push(format!("{rows} {table}"));
                 }
             }
-            (None, reason) => eprintln!("  ignored {}: {}", file.file, reason.as_deref().unwrap_or("no adapter")),
+            let mut line = format!(
+                "  read    {} [{}]: {}",
+                file.file,
+                format.name(),
+                if counts.is_empty() { "no rows".into() } else { counts.join(", ") }
+            );
+            for (reason, count) in &file.skipped {
+                line.push_str(&format!("\n          skipped {count}: {reason}"));
+            }
+            line
         }
+        (None, reason) => format!("  ignored {}: {}", file.file, reason.as_deref().unwrap_or("no adapter")),
     }
-    Ok(written)
 }
 
 /// The tables `reeflow normalize` wrote, on stdout.

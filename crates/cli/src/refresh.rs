@@ -108,12 +108,13 @@ async fn build(settings: &Settings, config: &Config, args: &RefreshArgs, summary
 
     let staging = layout.versions.begin("reeflow refresh")?;
     summary.previous = staging.baseline.id.clone();
-    let inputs = versioned::prepare_inputs(settings, &staging, &raw, Renormalize::Always)?;
+    let display = settings.display(args.format == SummaryFormat::Json);
+    let inputs = versioned::prepare_inputs(settings, &staging, &raw, Renormalize::Always, display)?;
     staging.link_baseline_out()?;
     let stage_list = stages::load_stages(settings)?;
     let everything = reeflow_pipeline::select_stages(&stage_list, None)?;
     let mut engine = layout.engine_over(&staging.normalized(), &staging.out(), &settings.engine_options).await?;
-    let record = stages::run_stages(&mut engine, &stage_list, &everything, false, args.format).await?;
+    let record = stages::run_stages(&mut engine, &stage_list, &everything, false, display).await?;
     let run = RunSummary::of(&record);
     if record.status != "ok" {
         let reason = format!(

@@ -10,6 +10,7 @@ use reeflow_pipeline::{
 
 use reeflow_versions::Staging;
 
+use crate::progress::{Display, Progress};
 use crate::{Settings, SummaryFormat, versioned};
 
 pub fn load_stages(settings: &Settings) -> Result<Vec<Stage>> {
@@ -31,35 +32,36 @@ fn status_word(status: StageStatus) -> &'static str {
     }
 }
 
-fn print_check(check: &CheckResult) {
+fn check_lines(check: &CheckResult) -> Vec<String> {
     if check.passed {
-        return;
+        return Vec::new();
     }
     let kind = if check.blocks() { "failed" } else { "warning" };
-    eprintln!("      check {} {kind}: {} violating rows", check.check, check.violations);
+    let mut lines = vec![format!("      check {} {kind}: {} violating rows", check.check, check.violations)];
     if let Some(path) = &check.failing_rows {
-        eprintln!("        saved to {}", path.display());
+        lines.push(format!("        saved to {}", path.display()));
     }
     if let Some(sample) = &check.sample {
-        for line in sample.lines() {
-            eprintln!("        {line}");
-        }
+        lines.extend(sample.lines().map(|line| format!("        {line}")));
     }
+    lines
 }
 
-fn print_stage(record: &StageRecord) {
+/// A stage's line in a run, with its error and failed checks below it.
+fn stage_lines(record: &StageRecord) -> Vec<String> {
     let rows = record.rows.map(|r| format!("{r:>7} rows")).unwrap_or_else(|| " ".repeat(12));
-    eprintln!(
+    let mut lines = vec![format!(
         "  {:<14} {:<32} {rows} {:>7.3} s  {}",
         status_word(record.status),
         record.stage,
         record.seconds,
         record.reason
-    );
+    )];
     if let Some(error) = &record.error {
-        eprintln!("      error: {error}");
+        lines.push(format!("      error: {error}"));
     }
-    record.checks.iter().for_each(print_check);
+    lines.extend(record.checks.iter().flat_map(check_lines));
+    lines
 }
 
 /// Prints a run record: a summary line for people, or the record as JSON (with what happened to
@@ -116,7 +118,8 @@ pub async fn run(
     format: SummaryFormat,
 ) -> Result<u8> {
     let staging = settings.layout.versions.begin("reeflow run")?;
-    let inputs = versioned::prepare_inputs(settings, &staging, raw, versioned::Renormalize::WhenRawChanged)?;
+    let display = settings.display(format == SummaryFormat::Json);
+    let inputs = versioned::prepare_inputs(settings, &staging, raw, versioned::Renormalize::WhenRawChanged, display)?;
     build_version(settings, staging, inputs, select, force, format).await
 }
 
@@ -139,8 +142,10 @@ pub async fn build_version(
         .engine_over(&staging.normalized(), &staging.out(), &settings.engine_options)
         .await
         .context("opening the input tables")?;
-    let record = run_stages(&mut engine, &stages, &selected, force, format).await?;
-    let text = format == SummaryFormat::Text;
+    let record =
+        run_stages(&mut engine, &stages, &selected, force, settings.display(format == SummaryFormat::Json)).await?;
+    // Status lines for people; --quiet keeps stderr to warnings (NOT PUBLISHED is one).
+    let text = format == SummaryFormat::Text && !settings.quiet;
     let previous = staging.baseline.id.clone();
     let (code, outcome) = match unpublishable(&mut engine, &stages, &record)? {
         Some(reason) => {
@@ -249,26 +254,30 @@ pub fn unpublishable(
     Ok((!problems.is_empty()).then(|| problems.join("; ")))
 }
 
-/// Runs the selected stages with a progress line per stage (text format).
+/// Runs the selected stages with progress: a bar of stages on a terminal with each stage's line
+/// above it, the lines alone in a log, nothing when silent.
 pub async fn run_stages(
     engine: &mut reeflow_pipeline::Engine,
     stages: &[Stage],
     selected: &std::collections::BTreeSet<String>,
     force: bool,
-    format: SummaryFormat,
+    display: Display,
 ) -> Result<RunRecord> {
-    let text = format == SummaryFormat::Text;
-    if text {
-        for table in engine.tables().iter().filter(|t| t.source == TableSource::Normalized) {
-            eprintln!("  input          {:<32} {:>7} rows", table.name, engine.row_count(&table.name).await?);
-        }
+    let bar = Progress::new(display, "run", "stages", stages.len() as u64);
+    for table in engine.tables().iter().filter(|t| t.source == TableSource::Normalized) {
+        let rows = if display == Display::Silent { 0 } else { engine.row_count(&table.name).await? };
+        bar.always_line(&format!("  input          {:<32} {rows:>7} rows", table.name));
     }
-    Ok(reeflow_pipeline::run(engine, stages, selected, force, |stage| {
-        if text {
-            print_stage(stage);
+    let record = reeflow_pipeline::run(engine, stages, selected, force, |stage| {
+        bar.advance();
+        bar.message(format!("· {}", stage.stage));
+        for line in stage_lines(stage) {
+            bar.always_line(&line);
         }
     })
-    .await?)
+    .await?;
+    bar.finish(format!("· {}", record.status));
+    Ok(record)
 }
 
 pub async fn plan(settings: &Settings, select: Option<&str>, force: bool, format: SummaryFormat) -> Result<u8> {
@@ -299,14 +308,14 @@ pub async fn check(settings: &Settings, select: Option<&str>, format: SummaryFor
     let selected = select_stages(&stages, select)?;
     let mut engine = settings.engine().await?;
     let record = reeflow_pipeline::check(&mut engine, &stages, &selected).await?;
-    if format == SummaryFormat::Text {
+    if format == SummaryFormat::Text && !settings.quiet {
         for stage in &record.stages {
             let passed = stage.checks.iter().filter(|c| c.passed).count();
             eprintln!("  {:<32} {passed}/{} checks passed", stage.stage, stage.checks.len());
             if let Some(error) = &stage.error {
                 eprintln!("      error: {error}");
             }
-            stage.checks.iter().for_each(print_check);
+            stage.checks.iter().flat_map(check_lines).for_each(|line| eprintln!("{line}"));
         }
     }
     print_record(&record, format, None)

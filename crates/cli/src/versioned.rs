@@ -27,7 +27,13 @@ pub enum Renormalize {
 /// Fills the staging version's `normalized/`: normalized from `raw` when it holds raw files (with
 /// `WhenRawChanged`, only when they differ from those the current tables were made from), else
 /// carried over from the current version, else linked from the bundled snapshot.
-pub fn prepare_inputs(settings: &Settings, staging: &Staging, raw: &Path, mode: Renormalize) -> Result<PreparedInputs> {
+pub fn prepare_inputs(
+    settings: &Settings,
+    staging: &Staging,
+    raw: &Path,
+    mode: Renormalize,
+    display: crate::progress::Display,
+) -> Result<PreparedInputs> {
     let raw_files = if raw.is_dir() { reeflow_normalize::discover(raw)? } else { Vec::new() };
     if raw_files.is_empty() && mode == Renormalize::Always {
         bail!(
@@ -47,7 +53,7 @@ pub fn prepare_inputs(settings: &Settings, staging: &Staging, raw: &Path, mode: 
             staging.link_normalized_from(tables)?;
             return Ok(PreparedInputs { origin: Inputs::Raw, normalized_now: false });
         }
-        normalize::normalize(raw, &staging.normalized(), &settings.options)?;
+        normalize::normalize(raw, &staging.normalized(), &settings.options, display)?;
         return Ok(PreparedInputs { origin: Inputs::Raw, normalized_now: true });
     }
     if let Some(tables) = baseline {
@@ -71,7 +77,12 @@ pub fn prepare_inputs(settings: &Settings, staging: &Staging, raw: &Path, mode: 
 /// changed rebuilt, published only when consistent (see [`crate::stages::build_version`]).
 pub async fn normalize_into_new_version(settings: &Settings, raw: &Path) -> Result<u8> {
     let staging = settings.layout.versions.begin("reeflow normalize")?;
-    normalize::print_written(&normalize::normalize(raw, &staging.normalized(), &settings.options)?);
+    normalize::print_written(&normalize::normalize(
+        raw,
+        &staging.normalized(),
+        &settings.options,
+        settings.display(false),
+    )?);
     let inputs = PreparedInputs { origin: Inputs::Raw, normalized_now: true };
     crate::stages::build_version(settings, staging, inputs, None, false, SummaryFormat::Text).await
 }

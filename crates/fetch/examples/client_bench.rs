@@ -17,7 +17,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn query(years: usize) -> ComtradeQuery {
     ComtradeQuery {
-        reporters: vec![156],
+        reporters: reeflow_fetch::comtrade::Reporters::Only(vec![156]),
         partners: None,
         codes: vec!["2846".into()],
         flows: vec!["M".into()],
@@ -39,9 +39,8 @@ async fn measure(server: &MockServer, requests: usize, limit: f64, concurrency: 
     let mut cache = RawCache::open(raw.path(), "comtrade").expect("cache");
     let source = Comtrade::new(&server.uri(), None, query(requests));
     let started = Instant::now();
-    let options = FetchOptions { refresh: false, concurrency };
-    let summary =
-        fetch(Arc::new(source), Arc::new(client), &mut cache, &options, |_, _, _, _| {}).await.expect("fetch");
+    let options = FetchOptions { refresh: false, concurrency, ..FetchOptions::default() };
+    let summary = fetch(Arc::new(source), Arc::new(client), &mut cache, &options, |_| {}).await.expect("fetch");
     (summary.fetched, started.elapsed())
 }
 

@@ -31,6 +31,16 @@ pub struct Manifest {
     /// a rerun asks for the parts directly instead of spending a call on the parent again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub splits: Vec<SplitRequest>,
+    /// HTTP calls made per UTC day (`YYYY-MM-DD`): what a daily quota counts.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub calls_by_day: BTreeMap<String, u64>,
+}
+
+impl Manifest {
+    /// Calls made on the UTC day `day` (`YYYY-MM-DD`).
+    pub fn calls_on(&self, day: &str) -> u64 {
+        self.calls_by_day.get(day).copied().unwrap_or(0)
+    }
 }
 
 /// A request that was split (never stored: its answer was truncated at the row cap).
@@ -49,10 +59,10 @@ pub struct RawCache {
 }
 
 impl RawCache {
-    /// Opens `<raw>/<source>/`, reading its manifest if there is one.
+    /// Opens `<raw>/<source>/`, reading its manifest if there is one. Nothing is created until
+    /// something is stored (a dry run writes nothing).
     pub fn open(raw: &Path, source: &str) -> Result<Self> {
         let folder = raw.join(source);
-        std::fs::create_dir_all(&folder).map_err(|source| FetchError::Io { path: folder.clone(), source })?;
         let path = folder.join("manifest.json");
         let manifest = match std::fs::read_to_string(&path) {
             Ok(text) => {
@@ -74,9 +84,26 @@ impl RawCache {
         &self.manifest
     }
 
+    fn ensure_folder(&self) -> Result<()> {
+        std::fs::create_dir_all(&self.folder).map_err(|source| FetchError::Io { path: self.folder.clone(), source })
+    }
+
     /// Whether `file` was fetched before (listed and present).
     pub fn has(&self, file: &str) -> bool {
         self.manifest.files.iter().any(|f| f.file == file) && self.folder.join(file).is_file()
+    }
+
+    /// Counts HTTP calls against today (UTC); written with the next manifest write or [`save`].
+    ///
+    /// [`save`]: RawCache::save
+    pub fn count_calls(&mut self, calls: u64) {
+        let today = reeflow_model::date::utc_now_iso()[..10].to_string();
+        *self.manifest.calls_by_day.entry(today).or_default() += calls;
+    }
+
+    /// Writes the manifest (atomically).
+    pub fn save(&self) -> Result<()> {
+        self.write_manifest()
     }
 
     /// The parts a request was split into on an earlier run, if it was.
@@ -99,6 +126,7 @@ impl RawCache {
 
     /// Stores a validated body and records it in the manifest, both atomically.
     pub fn store(&mut self, mut entry: CachedFile, body: &[u8]) -> Result<()> {
+        self.ensure_folder()?;
         let path = self.folder.join(&entry.file);
         write_bytes_atomically(&path, body)?;
         entry.bytes = body.len() as u64;
@@ -110,6 +138,7 @@ impl RawCache {
     }
 
     fn write_manifest(&self) -> Result<()> {
+        self.ensure_folder()?;
         let text = serde_json::to_string_pretty(&self.manifest).expect("manifest serializes");
         Ok(write_bytes_atomically(&self.folder.join("manifest.json"), text.as_bytes())?)
     }

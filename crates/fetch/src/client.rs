@@ -90,8 +90,8 @@ impl HttpClient {
         &self.config
     }
 
-    /// Waits for the rate limiter's next slot.
-    async fn wait_for_slot(&self) {
+    /// Waits for the rate limiter's next slot, telling `on_wait` how long first.
+    async fn wait_for_slot(&self, on_wait: impl Fn(Duration)) {
         if self.config.requests_per_second <= 0.0 {
             return;
         }
@@ -99,6 +99,7 @@ impl HttpClient {
         let mut next = self.next_start.lock().await;
         let now = Instant::now();
         if *next > now {
+            on_wait(*next - now);
             tokio::time::sleep_until(*next).await;
         }
         *next = Instant::now().max(*next) + interval;
@@ -106,7 +107,17 @@ impl HttpClient {
 
     /// One GET attempt, rate-limited.
     pub async fn attempt(&self, url: &str, headers: &[SecretHeader]) -> std::result::Result<Fetched, AttemptError> {
-        self.wait_for_slot().await;
+        self.attempt_observed(url, headers, |_| {}).await
+    }
+
+    /// One GET attempt, rate-limited; `on_wait` hears how long the limiter makes it wait.
+    pub async fn attempt_observed(
+        &self,
+        url: &str,
+        headers: &[SecretHeader],
+        on_wait: impl Fn(Duration),
+    ) -> std::result::Result<Fetched, AttemptError> {
+        self.wait_for_slot(on_wait).await;
         let mut request = self.inner.get(url);
         for header in headers {
             request = request.header(header.name, &header.value);

@@ -58,6 +58,52 @@ pub trait Source {
     fn split(&self, _request: &Request) -> Option<Vec<Request>> {
         None
     }
+    /// How many rows the answer to `request` is expected to hold, where the source can say.
+    fn estimated_rows(&self, _request: &Request) -> Option<f64> {
+        None
+    }
+}
+
+/// Why a download is waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitReason {
+    /// The source's rate limit spaces requests.
+    RateLimit,
+    /// The server asked for a pause (`Retry-After`).
+    RetryAfter,
+    /// Backing off before retrying a failed attempt.
+    Backoff,
+}
+
+/// A wait before a request, as it starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Wait {
+    pub file: String,
+    pub seconds: f64,
+    pub reason: WaitReason,
+}
+
+/// Called from the download tasks whenever one of them starts to wait (for progress displays).
+#[derive(Clone)]
+pub struct WaitObserver(pub Arc<dyn Fn(&Wait) + Send + Sync>);
+
+impl std::fmt::Debug for WaitObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WaitObserver")
+    }
+}
+
+/// One settled request, reported to the caller of [`fetch`] in completion order.
+#[derive(Debug, Clone)]
+pub struct Progress<'a> {
+    /// Requests settled so far, and planned in all (splits add to the plan as they happen).
+    pub done: usize,
+    pub total: usize,
+    pub file: &'a str,
+    pub outcome: &'a Outcome,
+    /// Rows of a fetched answer, where countable.
+    pub rows: Option<usize>,
 }
 
 /// Options of one fetch run.
@@ -67,11 +113,13 @@ pub struct FetchOptions {
     pub refresh: bool,
     /// Requests in flight at once; the client's rate limit still spaces their starts.
     pub concurrency: usize,
+    /// Told about every wait (rate limit, Retry-After, backoff) as it starts.
+    pub on_wait: Option<WaitObserver>,
 }
 
 impl Default for FetchOptions {
     fn default() -> Self {
-        Self { refresh: false, concurrency: 1 }
+        Self { refresh: false, concurrency: 1, on_wait: None }
     }
 }
 
@@ -96,6 +144,10 @@ pub struct Summary {
     pub cached: usize,
     pub split: usize,
     pub retried: usize,
+    /// HTTP calls made (every attempt counts against a daily quota).
+    pub calls: usize,
+    /// Rows of the answers stored in this run.
+    pub rows: usize,
     pub failed: usize,
     pub deferred: usize,
     pub quota_exceeded: bool,
@@ -104,14 +156,15 @@ pub struct Summary {
 }
 
 /// Fetches every planned request of `source` into `cache`, up to `options.concurrency` at once
-/// through the client's rate limiter. `progress(done, total, file, outcome)` is called after each
-/// request. Bodies are stored (and the manifest updated) one at a time, in completion order.
+/// through the client's rate limiter. `progress` is called after each request settles. Bodies are
+/// stored (and the manifest updated) one at a time, in completion order; the calls made are
+/// counted in the manifest by UTC day (what a daily quota counts).
 pub async fn fetch(
     source: Arc<dyn Source + Send + Sync>,
     client: Arc<HttpClient>,
     cache: &mut RawCache,
     options: &FetchOptions,
-    mut progress: impl FnMut(usize, usize, &str, &Outcome),
+    mut progress: impl FnMut(&Progress),
 ) -> Result<Summary> {
     let headers = Arc::new(source.headers());
     let mut queue: VecDeque<Request> = source.plan().into();
@@ -142,20 +195,41 @@ pub async fn fetch(
             match settled {
                 Some(outcome) => {
                     done += 1;
-                    progress(done, summary.planned, &request.file, &outcome);
+                    let total = summary.planned;
+                    progress(&Progress { done, total, file: &request.file, outcome: &outcome, rows: None });
                 }
                 None => {
                     let (source, client, headers) = (source.clone(), client.clone(), headers.clone());
-                    in_flight.spawn(async move {
-                        let (retries, result) = fetch_one(source.as_ref(), &client, &request, &headers).await;
-                        (request, retries, result)
-                    });
+                    let on_wait = options.on_wait.clone();
+                    let span = tracing::info_span!(
+                        "fetch_call",
+                        source = source.name(),
+                        file = %request.file,
+                        rows = tracing::field::Empty,
+                        retries = tracing::field::Empty
+                    );
+                    in_flight.spawn(tracing::Instrument::instrument(
+                        async move {
+                            let (retries, result) =
+                                fetch_one(source.as_ref(), &client, &request, &headers, on_wait.as_ref()).await;
+                            let span = tracing::Span::current();
+                            span.record("retries", retries);
+                            if let Ok(fetched) = &result {
+                                span.record("rows", fetched.rows.unwrap_or(0));
+                            }
+                            (request, retries, result)
+                        },
+                        span,
+                    ));
                 }
             }
         }
         let Some(joined) = in_flight.join_next().await else { break };
         let (request, retries, result) = joined.map_err(FetchError::Task)?;
         summary.retried += retries as usize;
+        summary.calls += retries as usize + 1;
+        cache.count_calls(retries as u64 + 1);
+        let mut rows = None;
         let outcome = match result {
             Ok(fetched) => {
                 let entry = CachedFile {
@@ -171,6 +245,8 @@ pub async fn fetch(
                 cache.store(entry, &fetched.body)?;
                 reeflow_files::failpoint::reached("fetch:stored");
                 summary.fetched += 1;
+                summary.rows += fetched.rows.unwrap_or(0);
+                rows = fetched.rows;
                 Outcome::Fetched
             }
             Err(Step::Split(parts)) => {
@@ -195,8 +271,9 @@ pub async fn fetch(
             }
         };
         done += 1;
-        progress(done, summary.planned, &request.file, &outcome);
+        progress(&Progress { done, total: summary.planned, file: &request.file, outcome: &outcome, rows });
     }
+    cache.save()?;
     Ok(summary)
 }
 
@@ -220,11 +297,19 @@ async fn fetch_one(
     client: &HttpClient,
     request: &Request,
     headers: &[SecretHeader],
+    on_wait: Option<&WaitObserver>,
 ) -> (u32, std::result::Result<Fetched, Step>) {
     let attempts = client.config().max_attempts.max(1);
     let mut last = String::new();
+    let tell = |seconds: f64, reason: WaitReason| {
+        if let Some(observer) = on_wait {
+            (observer.0)(&Wait { file: request.file.clone(), seconds, reason });
+        }
+    };
     for attempt in 1..=attempts {
-        let retry_after = match client.attempt(&request.url, headers).await {
+        let response =
+            client.attempt_observed(&request.url, headers, |wait| tell(wait.as_secs_f64(), WaitReason::RateLimit));
+        let retry_after = match response.await {
             Ok(response) => match source.validate(request, &response.body) {
                 Validation::Data { rows } => {
                     return (attempt - 1, Ok(Fetched { status: response.status, body: response.body, rows }));
@@ -257,7 +342,9 @@ async fn fetch_one(
         };
         tracing::warn!("attempt {attempt}/{attempts} failed: {last}");
         if attempt < attempts {
-            tokio::time::sleep(client.backoff(attempt, retry_after)).await;
+            let wait = client.backoff(attempt, retry_after);
+            tell(wait.as_secs_f64(), if retry_after.is_some() { WaitReason::RetryAfter } else { WaitReason::Backoff });
+            tokio::time::sleep(wait).await;
         }
     }
     (attempts - 1, Err(Step::Failed(format!("{last} (after {attempts} attempts)"))))

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use reeflow_fetch::comtrade::{Comtrade, ComtradeQuery};
+use reeflow_fetch::comtrade::{Comtrade, ComtradeQuery, Reporters};
 use reeflow_fetch::usgs::{Usgs, UsgsFile};
 use reeflow_fetch::{ClientConfig, FetchOptions, HttpClient, Outcome, RawCache, Summary, fetch};
 use wiremock::matchers::{header, method, path, query_param};
@@ -24,7 +24,7 @@ fn fast_client() -> HttpClient {
 /// China's imports of HS 2846 in the given years, one year a request.
 fn china_2846_query(years: Vec<i32>) -> ComtradeQuery {
     ComtradeQuery {
-        reporters: vec![156],
+        reporters: Reporters::Only(vec![156]),
         partners: None,
         codes: vec!["2846".into()],
         flows: vec!["M".into()],
@@ -50,7 +50,7 @@ async fn run(source: &Comtrade, raw: &std::path::Path, refresh: bool) -> (Summar
         Arc::new(fast_client()),
         &mut cache,
         &FetchOptions { refresh, ..FetchOptions::default() },
-        |_, _, _, o| outcomes.push(o.clone()),
+        |p| outcomes.push(p.outcome.clone()),
     )
     .await
     .unwrap();
@@ -171,8 +171,16 @@ async fn truncated_bodies_html_pages_and_error_bodies_are_never_stored() {
         let (summary, outcomes) = run(&source, raw.path(), false).await;
         assert_eq!(outcomes, [Outcome::Failed], "{name}");
         assert_eq!(server.received_requests().await.unwrap().len(), 3, "{name}: retried to the limit");
-        let stored: Vec<_> = std::fs::read_dir(raw.path().join("comtrade")).unwrap().filter_map(|e| e.ok()).collect();
-        assert!(stored.is_empty(), "{name}: nothing stored, not even a manifest: {stored:?}");
+        // Nothing stored; the manifest only counts the three calls against today's quota.
+        let stored: Vec<String> = std::fs::read_dir(raw.path().join("comtrade"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(stored, ["manifest.json"], "{name}");
+        let manifest = RawCache::open(raw.path(), "comtrade").unwrap();
+        assert!(manifest.manifest().files.is_empty(), "{name}");
+        assert_eq!(manifest.manifest().calls_by_day.values().sum::<u64>(), 3, "{name}: every attempt counted");
+        assert_eq!(summary.calls, 3);
         assert!(summary.failures[0].1.contains("not data"), "{name}: {:?}", summary.failures);
     }
 }
@@ -315,7 +323,7 @@ async fn usgs_files_are_checked_for_what_they_claim_to_be() {
         Arc::new(fast_client()),
         &mut cache,
         &FetchOptions::default(),
-        |_, _, _, o| outcomes.push(o.clone()),
+        |p| outcomes.push(p.outcome.clone()),
     )
     .await
     .unwrap();
@@ -344,9 +352,8 @@ async fn concurrent_downloads_store_every_file_once() {
     let source = Comtrade::new(&server.uri(), None, query);
     let mut cache = RawCache::open(raw.path(), "comtrade").unwrap();
     let started = std::time::Instant::now();
-    let options = FetchOptions { refresh: false, concurrency: 4 };
-    let summary =
-        fetch(Arc::new(source), Arc::new(fast_client()), &mut cache, &options, |_, _, _, _| {}).await.unwrap();
+    let options = FetchOptions { refresh: false, concurrency: 4, ..FetchOptions::default() };
+    let summary = fetch(Arc::new(source), Arc::new(fast_client()), &mut cache, &options, |_| {}).await.unwrap();
     assert_eq!(summary.fetched, 12);
     assert!(started.elapsed() < Duration::from_millis(12 * 50), "requests overlapped: {:?}", started.elapsed());
     assert_eq!(cache.manifest().files.len(), 12);

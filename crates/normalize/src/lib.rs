@@ -101,21 +101,36 @@ pub struct Normalized {
 /// its error: a half-read folder never produces tables.
 pub fn normalize_folder(raw: &Path, options: &NormalizeOptions) -> Result<Normalized> {
     let mut trade = Vec::new();
-    let mut normalized = normalize_folder_with(raw, options, |rows| {
-        trade.extend(rows);
-        Ok(())
-    })?;
+    let mut normalized = normalize_folder_with(
+        raw,
+        options,
+        |rows| {
+            trade.extend(rows);
+            Ok(())
+        },
+        |_| {},
+    )?;
     normalized.tables.trade = trade;
     Ok(normalized)
 }
 
+/// One file read, for progress displays: its report, and how many files of how many are done.
+#[derive(Debug, Clone, Copy)]
+pub struct FileDone<'a> {
+    pub report: &'a FileReport,
+    pub done: usize,
+    pub total: usize,
+}
+
 /// Like [`normalize_folder`], but hands each file's trade rows to `trade` as soon as the file is
 /// read instead of keeping them (the returned tables hold no trade rows), so that a writer can
-/// stream them to disk: memory then holds one file's rows, not the folder's.
+/// stream them to disk: memory then holds one file's rows, not the folder's. `on_file` hears of
+/// each file as it is done.
 pub fn normalize_folder_with(
     raw: &Path,
     options: &NormalizeOptions,
     mut trade: impl FnMut(Vec<TradeRow>) -> Result<()>,
+    mut on_file: impl FnMut(FileDone),
 ) -> Result<Normalized> {
     let raw_files = discover(raw)?;
     if raw_files.iter().all(|f| f.format.is_none()) {
@@ -127,7 +142,9 @@ pub fn normalize_folder_with(
     }
     let mut tables = Tables::default();
     let mut files = Vec::new();
-    for raw_file in &raw_files {
+    for (index, raw_file) in raw_files.iter().enumerate() {
+        let span = tracing::info_span!("normalize_file", file = %raw_file.relative, rows = tracing::field::Empty);
+        let _entered = span.enter();
         let bytes = std::fs::read(&raw_file.path).map_err(|e| NormalizeError::read(&raw_file.path, e))?;
         let mut report = FileReport {
             file: raw_file.relative.clone(),
@@ -149,6 +166,8 @@ pub fn normalize_folder_with(
                 tables.extend(output.tables);
             }
         }
+        span.record("rows", report.production + report.trade + report.salient + report.countries);
+        on_file(FileDone { report: &report, done: index + 1, total: raw_files.len() });
         files.push(report);
     }
     adapters::compiled::drop_rows_read_from_primary_files(&mut tables, &mut files);

@@ -30,15 +30,17 @@ pub fn write_tables(tables: &Tables, files: &[FileReport], out_dir: &Path) -> Re
 }
 
 /// Normalizes `raw` into `out_dir`, streaming trade rows to disk file by file (memory holds one
-/// raw file's rows at a time), then writes the other tables and the manifest.
+/// raw file's rows at a time), then writes the other tables and the manifest. `on_file` hears of
+/// each raw file as it is read.
 pub fn normalize_into(
     raw: &Path,
     options: &crate::NormalizeOptions,
     out_dir: &Path,
+    on_file: impl FnMut(crate::FileDone),
 ) -> Result<(crate::Normalized, Vec<WrittenTable>)> {
     fs::create_dir_all(out_dir).map_err(|e| NormalizeError::read(out_dir, e))?;
     let mut trade = TradeSink::create(out_dir)?;
-    let normalized = crate::normalize_folder_with(raw, options, |rows| trade.write(&rows))?;
+    let normalized = crate::normalize_folder_with(raw, options, |rows| trade.write(&rows), on_file)?;
     let written = finish_tables(&normalized.tables, trade, &normalized.files, out_dir)?;
     Ok((normalized, written))
 }

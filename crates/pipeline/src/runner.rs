@@ -197,7 +197,13 @@ async fn build(
     inputs: &BTreeMap<String, String>,
     reason: String,
 ) -> StageRecord {
-    match engine.build_stage(stage, key, inputs).await {
+    let span = tracing::info_span!("stage", stage = %stage.name, rows = tracing::field::Empty);
+    let built = tracing::Instrument::instrument(engine.build_stage(stage, key, inputs), span.clone()).await;
+    if let Ok(build) = &built {
+        span.record("rows", build.rows);
+    }
+    drop(span);
+    match built {
         Ok(build) => StageRecord {
             stage: stage.name.clone(),
             status: if build.published { StageStatus::Run } else { StageStatus::ChecksFailed },
