@@ -70,7 +70,7 @@ WITH stage_headings AS (
     SELECT DISTINCT stage, substr(hs_code, 1, 4) AS heading FROM ref_hs_codes
 ),
 reported_headings AS (
-    SELECT DISTINCT year, reporter_iso3 AS reporter, substr(hs_code, 1, 4) AS heading FROM trade
+    SELECT DISTINCT year, reporter_iso3 AS reporter, substr(hs_code, 1, 4) AS heading FROM trade_in_scope
     WHERE substr(hs_code, 1, 4) IN (SELECT heading FROM stage_headings)
 ),
 stage_coverage AS (

@@ -41,7 +41,7 @@ WITH keyed AS (
         year, reporter_iso3 AS reporter, flow, hs_code,
         source_file, edition, is_aggregate, partner_code, value_usd,
         CASE WHEN net_weight_kg > 0 THEN net_weight_kg END AS kg
-    FROM trade
+    FROM trade_in_scope
     -- Only the model's codes (a full world-trade table holds every code; see BENCHMARKS.md).
     WHERE hs_code IN (SELECT hs_code FROM ref_hs_codes)
 ),

@@ -77,7 +77,7 @@ reports AS (
             WHEN t.net_weight_kg IS NULL AND t.qty_unit IN ('kg', 'kilograms') AND t.qty IS NOT NULL THEN 'reported'
             ELSE 'missing'
         END AS weight_status
-    FROM trade AS t
+    FROM trade_in_scope AS t
     WHERE NOT t.is_aggregate AND t.flow IN ('M', 'X', 'DX') AND t.partner_iso3 IS NOT NULL
       AND t.hs_code IN (SELECT hs_code FROM ref_hs_codes)
 ),

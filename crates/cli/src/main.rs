@@ -56,6 +56,9 @@ struct Cli {
     command: Command,
 }
 
+/// The hash cache's file inside the data folder.
+const HASH_CACHE_FILE: &str = ".hash-cache";
+
 /// The version and the commit it was built from (`reeflow --version`).
 const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("REEFLOW_GIT_COMMIT"), ")");
 
@@ -413,7 +416,7 @@ async fn dispatch(cli: Cli) -> Result<u8> {
         _ => None,
     };
     let _lock = writer.map(|command| lock_data_dir(layout, command)).transpose()?;
-    match cli.command {
+    let code = match cli.command {
         Command::Fetch { source, comtrade, refresh, dry_run, format } => {
             let summaries =
                 fetch::fetch_sources(&settings, &config, source, &comtrade, refresh, dry_run, format).await?;
@@ -455,7 +458,12 @@ async fn dispatch(cli: Cli) -> Result<u8> {
         Command::Docs { output, check } => stages::docs(&settings, &output, check),
         Command::Bench { command } => bench::dispatch(&settings, command),
         Command::Completions { .. } | Command::Man => unreachable!("answered before the configuration is read"),
+    };
+    // Writers leave the hash cache as their links and unlinks left the files, under the lock.
+    if writer.is_some() {
+        layout.save_hashes();
     }
+    code
 }
 
 /// `reeflow report`: draws the published version's outputs into `out`.
@@ -505,6 +513,9 @@ pub struct Layout {
     /// The flow model's reference data; `explicit` when the user named it.
     pub model: PathBuf,
     pub model_explicit: bool,
+    /// SHA-256 of input files by inode, size, mtime and ctime (`<data>/.hash-cache`), so an
+    /// unchanged file is not read again; writers save it when they finish.
+    pub hashes: std::sync::Arc<std::sync::Mutex<reeflow_files::HashCache>>,
 }
 
 /// The tables a reader sees, resolved once: the current version's, or (before the first
@@ -529,6 +540,36 @@ impl Layout {
             snapshot: data_dir.join("snapshot"),
             runs: data_dir.join("runs"),
             versions,
+            hashes: std::sync::Arc::new(std::sync::Mutex::new(reeflow_files::HashCache::load(
+                &data_dir.join(HASH_CACHE_FILE),
+            ))),
+        }
+    }
+
+    /// The sha256 of a file through the hash cache.
+    pub fn sha256(&self, path: &Path) -> std::io::Result<String> {
+        self.hashes.lock().unwrap_or_else(|e| e.into_inner()).sha256(path)
+    }
+
+    /// Marks files as verified before this command links them (see `reeflow_files::hash_cache`).
+    pub fn trust_unchanged(&self, folder: &Path) {
+        let Ok(entries) = std::fs::read_dir(folder) else { return };
+        let files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect();
+        self.hashes.lock().unwrap_or_else(|e| e.into_inner()).trust_unchanged(files.iter().map(PathBuf::as_path));
+    }
+
+    /// Writes the hash cache (a failure only costs a rehash next time, so it is a warning).
+    pub fn save_hashes(&self) {
+        let mut cache = self.hashes.lock().unwrap_or_else(|e| e.into_inner());
+        // Files hashed through a staging version's links live on in the published version.
+        if let Ok(Some(version)) = self.versions.current()
+            && let Ok(entries) = std::fs::read_dir(version.normalized())
+        {
+            let files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            cache.meet(files.iter().map(PathBuf::as_path));
+        }
+        if let Err(error) = cache.save() {
+            tracing::warn!("could not save the hash cache: {error}");
         }
     }
 
@@ -568,6 +609,7 @@ impl Layout {
     ) -> Result<reeflow_pipeline::Engine> {
         let mut engine = reeflow_pipeline::Engine::open_with(inputs, out, options).await?;
         engine.set_runs_dir(&self.runs);
+        engine.set_hash_cache(self.hashes.clone());
         if self.model.exists() || self.model_explicit {
             let model = reeflow_reference::ModelConfig::load(&self.model)?;
             for (name, batch) in model.tables(&self.model.display().to_string())? {

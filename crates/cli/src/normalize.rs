@@ -68,8 +68,9 @@ pub fn print_written(written: &[WrittenTable]) {
 /// True when the normalized tables are missing or were not made from exactly `raw_files`: the
 /// set of (file, sha256) differs from their manifest's (another raw folder, a file added, removed
 /// or edited). Contents decide, not sizes or times: an edit restored to the same size with an
-/// older modification time (a restored CI cache) is still seen.
-pub fn needs_normalize(raw_files: &[RawFile], normalized: &Path) -> Result<bool> {
+/// older modification time (a restored CI cache) is still seen; unchanged files are not read
+/// again (the hash cache checks inode, size, mtime and ctime).
+pub fn needs_normalize(layout: &crate::Layout, raw_files: &[RawFile], normalized: &Path) -> Result<bool> {
     let manifest = normalized.join("_manifest.json");
     let Ok(text) = std::fs::read_to_string(&manifest) else {
         return Ok(true);
@@ -83,7 +84,8 @@ pub fn needs_normalize(raw_files: &[RawFile], normalized: &Path) -> Result<bool>
         .collect();
     let mut present = BTreeSet::new();
     for file in raw_files {
-        let hash = reeflow_files::file_sha256(&file.path)
+        let hash = layout
+            .sha256(&file.path)
             .with_context(|| format!("reading {} to see whether it changed", file.path.display()))?;
         present.insert((file.relative.clone(), hash));
     }

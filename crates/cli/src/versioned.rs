@@ -42,9 +42,16 @@ pub fn prepare_inputs(
         );
     }
     let baseline = staging.baseline.normalized.as_deref();
+    // Verified before they are linked into the new version (our links move their ctime).
+    if let Some(tables) = staging.baseline.tables.as_deref() {
+        settings.layout.trust_unchanged(tables);
+    }
     if !raw_files.is_empty() {
         let carried = match baseline {
-            Some(tables) if mode == Renormalize::WhenRawChanged && !normalize::needs_normalize(&raw_files, tables)? => {
+            Some(tables)
+                if mode == Renormalize::WhenRawChanged
+                    && !normalize::needs_normalize(&settings.layout, &raw_files, tables)? =>
+            {
                 Some(tables)
             }
             _ => None,

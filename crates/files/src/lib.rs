@@ -8,7 +8,10 @@
 //! process ([`failpoint`]).
 
 pub mod failpoint;
+pub mod hash_cache;
 pub mod parquet;
+
+pub use hash_cache::HashCache;
 
 /// SHA-256 of bytes, as lowercase hex (the one hash of manifests, caches and stage keys).
 pub fn sha256_hex(bytes: &[u8]) -> String {

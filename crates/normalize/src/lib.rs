@@ -40,8 +40,15 @@ impl Default for NormalizeOptions {
 impl NormalizeOptions {
     /// Whether a reported code (`2846`, `280530`, `2846.90.2005`) falls under a heading in scope.
     pub fn keeps_hs_code(&self, code: &str) -> bool {
-        let digits: String = code.chars().filter(char::is_ascii_digit).collect();
-        digits.len() >= 4 && self.hs4_scope.iter().any(|h| *h == digits[..4])
+        let mut head = [0u8; 4];
+        let mut digits = code.bytes().filter(u8::is_ascii_digit);
+        for slot in &mut head {
+            match digits.next() {
+                Some(digit) => *slot = digit,
+                None => return false,
+            }
+        }
+        self.hs4_scope.iter().any(|h| h.as_bytes() == head)
     }
 
     /// The skip reason for codes out of scope, naming the scope.
@@ -142,37 +149,115 @@ pub fn normalize_folder_with(
     }
     let mut tables = Tables::default();
     let mut files = Vec::new();
-    for (index, raw_file) in raw_files.iter().enumerate() {
-        let span = tracing::info_span!("normalize_file", file = %raw_file.relative, rows = tracing::field::Empty);
-        let _entered = span.enter();
-        let bytes = std::fs::read(&raw_file.path).map_err(|e| NormalizeError::read(&raw_file.path, e))?;
-        let mut report = FileReport {
-            file: raw_file.relative.clone(),
-            format: raw_file.format,
-            bytes: bytes.len() as u64,
-            sha256: reeflow_files::sha256_hex(&bytes),
-            ..Default::default()
-        };
-        match raw_file.format {
-            None => report.ignored = raw_file.ignore_reason.clone(),
-            Some(format) => {
-                let mut output = adapters::read(format, raw_file, options)?;
-                report.production = output.tables.production.len();
-                report.trade = output.tables.trade.len();
-                report.salient = output.tables.salient.len();
-                report.countries = output.tables.countries.len();
-                report.skipped = output.skipped;
-                trade(std::mem::take(&mut output.tables.trade))?;
-                tables.extend(output.tables);
-            }
+    let total = raw_files.len();
+    // Files are read and parsed on every core; their rows are taken in file order (so the tables
+    // come out the same whatever the timing), with at most `window` parsed files waiting.
+    read_in_parallel(&raw_files, options, |index, read| {
+        let (report, output) = read?;
+        if let Some(mut output) = output {
+            trade(std::mem::take(&mut output.tables.trade))?;
+            tables.extend(output.tables);
         }
-        span.record("rows", report.production + report.trade + report.salient + report.countries);
-        on_file(FileDone { report: &report, done: index + 1, total: raw_files.len() });
+        on_file(FileDone { report: &report, done: index + 1, total });
         files.push(report);
-    }
+        Ok(())
+    })?;
     adapters::compiled::drop_rows_read_from_primary_files(&mut tables, &mut files);
     adapters::comtrade_ref::merge_countries(&mut tables.countries);
     Ok(Normalized { tables, files })
+}
+
+/// What reading one raw file gave: its report, and its rows (None for a file without an adapter).
+type FileRead = Result<(FileReport, Option<adapters::AdapterOutput>)>;
+
+/// Reads and parses one raw file: hashes its bytes and runs its adapter.
+fn read_one(raw_file: &RawFile, options: &NormalizeOptions) -> FileRead {
+    let span = tracing::info_span!("normalize_file", file = %raw_file.relative, rows = tracing::field::Empty);
+    let _entered = span.enter();
+    let bytes = std::fs::read(&raw_file.path).map_err(|e| NormalizeError::read(&raw_file.path, e))?;
+    let mut report = FileReport {
+        file: raw_file.relative.clone(),
+        format: raw_file.format,
+        bytes: bytes.len() as u64,
+        sha256: reeflow_files::sha256_hex(&bytes),
+        ..Default::default()
+    };
+    let Some(format) = raw_file.format else {
+        report.ignored = raw_file.ignore_reason.clone();
+        return Ok((report, None));
+    };
+    let output = adapters::read(format, raw_file, &bytes, options)?;
+    report.production = output.tables.production.len();
+    report.trade = output.tables.trade.len();
+    report.salient = output.tables.salient.len();
+    report.countries = output.tables.countries.len();
+    report.skipped = output.skipped.clone();
+    span.record("rows", report.production + report.trade + report.salient + report.countries);
+    Ok((report, Some(output)))
+}
+
+/// Runs [`read_one`] over `raw_files` on up to one thread per core and hands each result to
+/// `consume` in file order. The first error in file order stops everything and is returned.
+fn read_in_parallel(
+    raw_files: &[RawFile],
+    options: &NormalizeOptions,
+    mut consume: impl FnMut(usize, FileRead) -> Result<()>,
+) -> Result<()> {
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{Condvar, Mutex};
+
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(raw_files.len().max(1));
+    let window = 2 * workers;
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    // (results waiting, index the consumer wants next)
+    let state = Mutex::new((BTreeMap::<usize, FileRead>::new(), 0usize));
+    let changed = Condvar::new();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let index = next.fetch_add(1, Ordering::SeqCst);
+                    if index >= raw_files.len() || stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    // Bounded memory: wait while this file is too far ahead of the consumer.
+                    {
+                        let mut guard = state.lock().unwrap_or_else(|e| e.into_inner());
+                        while index >= guard.1 + window && !stop.load(Ordering::SeqCst) {
+                            guard = changed.wait(guard).unwrap_or_else(|e| e.into_inner());
+                        }
+                    }
+                    let read = read_one(&raw_files[index], options);
+                    let mut guard = state.lock().unwrap_or_else(|e| e.into_inner());
+                    guard.0.insert(index, read);
+                    changed.notify_all();
+                }
+            });
+        }
+        let mut outcome = Ok(());
+        for index in 0..raw_files.len() {
+            let read = {
+                let mut guard = state.lock().unwrap_or_else(|e| e.into_inner());
+                loop {
+                    if let Some(read) = guard.0.remove(&index) {
+                        guard.1 = index + 1;
+                        changed.notify_all();
+                        break read;
+                    }
+                    guard = changed.wait(guard).unwrap_or_else(|e| e.into_inner());
+                }
+            };
+            if let Err(error) = consume(index, read) {
+                outcome = Err(error);
+                break;
+            }
+        }
+        stop.store(true, Ordering::SeqCst);
+        changed.notify_all();
+        outcome
+    })
 }
 
 /// The default raw folder of a data directory.

@@ -124,6 +124,7 @@ pub struct Engine {
     runs_dir: PathBuf,
     checks_dir: PathBuf,
     hashes: HashMap<String, String>,
+    hash_cache: Option<Arc<std::sync::Mutex<reeflow_files::HashCache>>>,
 }
 
 impl Engine {
@@ -142,6 +143,7 @@ impl Engine {
             runs_dir: out_dir.join(crate::runner::RUNS_DIR),
             checks_dir: out_dir.join(CHECKS_DIR),
             hashes: HashMap::new(),
+            hash_cache: None,
         };
         for path in sorted_entries(normalized_dir)? {
             if path.extension().is_some_and(|e| e == "parquet") {
@@ -182,6 +184,11 @@ impl Engine {
 
     pub fn set_checks_dir(&mut self, checks_dir: &Path) {
         self.checks_dir = checks_dir.to_path_buf();
+    }
+
+    /// Hashes input files through this cache (an unchanged file is not read again).
+    pub fn set_hash_cache(&mut self, cache: Arc<std::sync::Mutex<reeflow_files::HashCache>>) {
+        self.hash_cache = Some(cache);
     }
 
     async fn register(&mut self, name: &str, path: &Path, source: TableSource) -> Result<()> {
@@ -243,7 +250,11 @@ impl Engine {
                     source: None,
                 });
             }
-            TableSource::Normalized => file_sha256(&table.path).map_err(PipelineError::io(&table.path))?,
+            TableSource::Normalized => match &self.hash_cache {
+                Some(cache) => cache.lock().unwrap_or_else(|e| e.into_inner()).sha256(&table.path),
+                None => file_sha256(&table.path),
+            }
+            .map_err(PipelineError::io(&table.path))?,
             TableSource::Stage => match read_manifest(&self.out_dir, name) {
                 Some(manifest) => manifest.output_sha256,
                 None => {

@@ -11,7 +11,10 @@
 //! `comtrade:<retrieval date>`, read from a `manifest.json` or `collection_summary.json` beside
 //! the file.
 
+use std::borrow::Cow;
 use std::path::Path;
+
+use serde::Deserialize;
 
 use reeflow_model::TradeRow;
 use serde_json::Value;
@@ -64,72 +67,203 @@ const REQUIRED_FIELDS: [&str; 14] = [
     "isAggregate",
 ];
 
-pub fn read_json(file: &RawFile, options: &NormalizeOptions) -> Result<AdapterOutput> {
-    let path = file.path.as_path();
-    let text = read_text(path, Encoding::Utf8)?;
-    let envelope: Value = serde_json::from_str(&text).map_err(|e| {
-        NormalizeError::layout(
-            path,
-            format!("line {}, column {}", e.line(), e.column()),
-            format!("not valid JSON ({e}); expected a Comtrade API response"),
-        )
-    })?;
-    let object = envelope.as_object().ok_or_else(|| {
-        NormalizeError::layout(path, "top level", "expected a JSON object with elapsedTime, count, data, error")
-    })?;
-    for key in ["count", "data", "error"] {
-        if !object.contains_key(key) {
-            return Err(NormalizeError::layout(
-                path,
-                "top level",
-                format!("missing key {key:?}; expected a Comtrade API response {{elapsedTime, count, data, error}}"),
-            ));
+/// The answer envelope, parsed straight into typed records that borrow their text from the file's
+/// bytes (no JSON value tree): `count`, `data` and `error` must be present.
+#[derive(serde::Deserialize)]
+struct Envelope<'a> {
+    #[serde(deserialize_with = "present")]
+    count: Option<u64>,
+    #[serde(borrow)]
+    data: Vec<JsonRecord<'a>>,
+    #[serde(deserialize_with = "present")]
+    error: Option<Value>,
+}
+
+/// One record: the fields a trade row is made of (the others of the 47 are skipped unread). The
+/// fields of [`REQUIRED_FIELDS`] must be present (they may be null).
+#[derive(serde::Deserialize)]
+struct JsonRecord<'a> {
+    #[serde(rename = "refYear", deserialize_with = "int")]
+    year: Option<i32>,
+    #[serde(rename = "reporterCode", deserialize_with = "int")]
+    reporter_code: Option<i32>,
+    #[serde(rename = "reporterISO", default, borrow, deserialize_with = "text")]
+    reporter_iso: Option<Cow<'a, str>>,
+    #[serde(rename = "flowCode", borrow, deserialize_with = "text")]
+    flow_code: Option<Cow<'a, str>>,
+    #[serde(rename = "partnerCode", deserialize_with = "int")]
+    partner_code: Option<i32>,
+    #[serde(rename = "partnerISO", default, borrow, deserialize_with = "text")]
+    partner_iso: Option<Cow<'a, str>>,
+    #[serde(rename = "partnerDesc", default, borrow, deserialize_with = "text")]
+    partner_desc: Option<Cow<'a, str>>,
+    #[serde(rename = "partner2Code", deserialize_with = "int")]
+    partner2_code: Option<i32>,
+    #[serde(rename = "customsCode", borrow, deserialize_with = "text")]
+    customs_code: Option<Cow<'a, str>>,
+    #[serde(rename = "motCode", deserialize_with = "int")]
+    mot_code: Option<i32>,
+    #[serde(rename = "classificationCode", borrow, deserialize_with = "text")]
+    classification_code: Option<Cow<'a, str>>,
+    #[serde(rename = "cmdCode", borrow, deserialize_with = "text")]
+    cmd_code: Option<Cow<'a, str>>,
+    #[serde(rename = "qtyUnitCode", deserialize_with = "int")]
+    qty_unit_code: Option<i32>,
+    #[serde(rename = "qtyUnitAbbr", default, borrow, deserialize_with = "text")]
+    qty_unit_abbr: Option<Cow<'a, str>>,
+    #[serde(deserialize_with = "present")]
+    qty: Option<f64>,
+    #[serde(rename = "isQtyEstimated", default)]
+    is_qty_estimated: Option<bool>,
+    #[serde(rename = "netWgt", deserialize_with = "present")]
+    net_wgt: Option<f64>,
+    #[serde(rename = "isNetWgtEstimated", default)]
+    is_net_wgt_estimated: Option<bool>,
+    #[serde(rename = "primaryValue", deserialize_with = "present")]
+    primary_value: Option<f64>,
+    #[serde(rename = "isAggregate", deserialize_with = "present")]
+    _is_aggregate: Option<bool>,
+}
+
+/// A field that must be present but may be null (serde would take a missing `Option` as None).
+fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
+    d: D,
+) -> std::result::Result<Option<T>, D::Error> {
+    Option::<T>::deserialize(d)
+}
+
+/// An integer written as a number or a string (`"156"`), or null.
+fn int<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<i32>, D::Error> {
+    struct IntVisitor;
+    impl<'de> serde::de::Visitor<'de> for IntVisitor {
+        type Value = Option<i32>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an integer, a string holding one, or null")
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<Self::Value, E> {
+            Ok(Some(v as i32))
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<Self::Value, E> {
+            Ok(Some(v as i32))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> std::result::Result<Self::Value, E> {
+            Ok(Some(v as i32))
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Self::Value, E> {
+            Ok(v.trim().parse().ok())
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> std::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> std::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
         }
     }
-    if let Some(error) = object.get("error").filter(|e| !e.is_null() && e.as_str() != Some("")) {
+    d.deserialize_option(IntVisitor)
+}
+
+/// Text borrowed from the file where it has no escapes; a number as its digits; blank or null as
+/// None.
+fn text<'de: 'a, 'a, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<Cow<'a, str>>, D::Error> {
+    struct TextVisitor;
+    impl<'de> serde::de::Visitor<'de> for TextVisitor {
+        type Value = Option<Cow<'de, str>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a string, a number or null")
+        }
+        fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> std::result::Result<Self::Value, E> {
+            let v = v.trim();
+            Ok((!v.is_empty()).then_some(Cow::Borrowed(v)))
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Self::Value, E> {
+            let v = v.trim();
+            Ok((!v.is_empty()).then(|| Cow::Owned(v.to_string())))
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v.to_string())))
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v.to_string())))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> std::result::Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v.to_string())))
+        }
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> std::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> std::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> std::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    d.deserialize_option(TextVisitor)
+}
+
+pub fn read_json(file: &RawFile, options: &NormalizeOptions) -> Result<AdapterOutput> {
+    let bytes = std::fs::read(&file.path).map_err(|e| NormalizeError::read(&file.path, e))?;
+    read_json_bytes(file, &bytes, options)
+}
+
+/// Reads one Comtrade API answer from its bytes (already read to hash them).
+pub fn read_json_bytes(file: &RawFile, bytes: &[u8], options: &NormalizeOptions) -> Result<AdapterOutput> {
+    let path = file.path.as_path();
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let envelope: Envelope = serde_json::from_slice(body).map_err(|e| {
+        let problem = if e.is_data() {
+            format!(
+                "{e}; expected a Comtrade API response {{elapsedTime, count, data, error}} of records with {}",
+                REQUIRED_FIELDS.join(", ")
+            )
+        } else {
+            format!("not valid JSON ({e}); expected a Comtrade API response")
+        };
+        NormalizeError::layout(path, format!("line {}, column {}", e.line(), e.column()), problem)
+    })?;
+    if let Some(error) = envelope.error.as_ref().filter(|e| !e.is_null() && e.as_str() != Some("")) {
         return Err(NormalizeError::layout(path, "key \"error\"", format!("the API reported an error: {error}")));
     }
-    let data = object["data"]
-        .as_array()
-        .ok_or_else(|| NormalizeError::layout(path, "key \"data\"", "expected an array of records"))?;
-    let count = object["count"].as_u64();
-    if count != Some(data.len() as u64) {
+    let count = envelope.count;
+    if count != Some(envelope.data.len() as u64) {
         return Err(NormalizeError::layout(
             path,
             "key \"count\"",
-            format!("count is {count:?} but {} records are present", data.len()),
+            format!("count is {count:?} but {} records are present", envelope.data.len()),
         ));
     }
     let edition = comtrade_edition(path);
     let mut output = AdapterOutput::default();
-    for (index, record) in data.iter().enumerate() {
+    output.tables.trade.reserve(envelope.data.len());
+    let owned = |text: Option<Cow<str>>| text.map(Cow::into_owned);
+    for (index, record) in envelope.data.into_iter().enumerate() {
         let location = format!("record {}", index + 1);
-        let fields =
-            record.as_object().ok_or_else(|| NormalizeError::layout(path, &location, "expected a JSON object"))?;
-        if let Some(missing) = REQUIRED_FIELDS.iter().find(|f| !fields.contains_key(**f)) {
-            return Err(NormalizeError::layout(path, &location, format!("missing field {missing:?}")));
-        }
-        let get = |key: &str| fields.get(key).unwrap_or(&Value::Null);
         let record = ComtradeRecord {
-            year: json_int(get("refYear")),
-            reporter_code: json_int(get("reporterCode")),
-            reporter_iso: json_text(get("reporterISO")),
-            flow_code: json_text(get("flowCode")),
-            partner_code: json_int(get("partnerCode")),
-            partner_iso: json_text(get("partnerISO")),
-            partner_desc: json_text(get("partnerDesc")),
-            partner2_code: json_int(get("partner2Code")),
-            customs_code: json_text(get("customsCode")),
-            mot_code: json_int(get("motCode")),
-            classification_code: json_text(get("classificationCode")),
-            cmd_code: json_text(get("cmdCode")),
-            qty_unit_code: json_int(get("qtyUnitCode")),
-            qty_unit_abbr: json_text(get("qtyUnitAbbr")),
-            qty: get("qty").as_f64(),
-            is_qty_estimated: get("isQtyEstimated").as_bool(),
-            net_wgt: get("netWgt").as_f64(),
-            is_net_wgt_estimated: get("isNetWgtEstimated").as_bool(),
-            primary_value: get("primaryValue").as_f64(),
+            year: record.year,
+            reporter_code: record.reporter_code,
+            reporter_iso: owned(record.reporter_iso),
+            flow_code: owned(record.flow_code),
+            partner_code: record.partner_code,
+            partner_iso: owned(record.partner_iso),
+            partner_desc: owned(record.partner_desc),
+            partner2_code: record.partner2_code,
+            customs_code: owned(record.customs_code),
+            mot_code: record.mot_code,
+            classification_code: owned(record.classification_code),
+            cmd_code: owned(record.cmd_code),
+            qty_unit_code: record.qty_unit_code,
+            qty_unit_abbr: owned(record.qty_unit_abbr),
+            qty: record.qty,
+            is_qty_estimated: record.is_qty_estimated,
+            net_wgt: record.net_wgt,
+            is_net_wgt_estimated: record.is_net_wgt_estimated,
+            primary_value: record.primary_value,
         };
         push_record(file, &location, record, &edition, options, &mut output)?;
     }
@@ -196,18 +330,6 @@ pub fn read_csv(file: &RawFile, options: &NormalizeOptions) -> Result<AdapterOut
     Ok(output)
 }
 
-fn json_int(value: &Value) -> Option<i32> {
-    value.as_i64().map(|n| n as i32).or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
-}
-
-fn json_text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
 fn push_record(
     file: &RawFile,
     location: &str,
@@ -225,12 +347,9 @@ fn push_record(
     let year = required(record.year, "refYear")?;
     let reporter_code = required(record.reporter_code, "reporterCode")?;
     let partner_code = required(record.partner_code, "partnerCode")?;
-    let flow = record
-        .flow_code
-        .clone()
-        .ok_or_else(|| NormalizeError::layout(path, location, "field \"flowCode\" is empty"))?;
+    let flow = record.flow_code.ok_or_else(|| NormalizeError::layout(path, location, "field \"flowCode\" is empty"))?;
     let hs_code =
-        record.cmd_code.clone().ok_or_else(|| NormalizeError::layout(path, location, "field \"cmdCode\" is empty"))?;
+        record.cmd_code.ok_or_else(|| NormalizeError::layout(path, location, "field \"cmdCode\" is empty"))?;
     let is_total = record.partner2_code.unwrap_or(0) == 0
         && record.customs_code.as_deref().unwrap_or("C00") == "C00"
         && record.mot_code.unwrap_or(0) == 0;
@@ -246,22 +365,22 @@ fn push_record(
     let value = record.primary_value;
     // A weight of 0 kg beside a positive value is a weight nobody reported, not an empty shipment.
     let net_weight_kg = record.net_wgt.filter(|w| *w > 0.0 || value.is_none_or(|v| v <= 0.0));
-    let partner_iso = record.partner_iso.clone().or_else(|| iso3_for_code(partner_code));
+    let partner_iso = record.partner_iso.or_else(|| iso3_for_code(partner_code));
     output.tables.trade.push(TradeRow {
         year,
         reporter_code,
-        reporter_iso3: record.reporter_iso.clone().or_else(|| iso3_for_code(reporter_code)),
+        reporter_iso3: record.reporter_iso.or_else(|| iso3_for_code(reporter_code)),
         partner_code: Some(partner_code),
         is_aggregate: is_aggregate_partner(partner_code, partner_iso.as_deref()),
         partner_iso3: partner_iso,
-        partner_name: record.partner_desc.clone(),
+        partner_name: record.partner_desc,
         value_basis: Some(if flow.starts_with('M') || flow == "RM" { "CIF" } else { "FOB" }.to_string()),
         flow,
         hs_code,
-        hs_edition: record.classification_code.clone(),
+        hs_edition: record.classification_code,
         net_weight_kg,
         qty: if qty_known { record.qty } else { None },
-        qty_unit: if qty_known { record.qty_unit_abbr.clone() } else { None },
+        qty_unit: if qty_known { record.qty_unit_abbr } else { None },
         value_usd: value,
         is_estimated: record.is_qty_estimated.unwrap_or(false) || record.is_net_wgt_estimated.unwrap_or(false),
         flag: None,

@@ -36,7 +36,9 @@ impl AdapterOutput {
 }
 
 /// Reads one file with the adapter for its format.
-pub fn read(format: Format, file: &RawFile, options: &NormalizeOptions) -> Result<AdapterOutput> {
+/// Reads one file with the adapter of its format; `bytes` are the file's contents (read once to
+/// hash them; the Comtrade JSON adapter parses them in place, the others read their file).
+pub fn read(format: Format, file: &RawFile, bytes: &[u8], options: &NormalizeOptions) -> Result<AdapterOutput> {
     match format {
         Format::McsWorld => mcs_world::read(file),
         Format::McsSalient => mcs_salient::read(file),
@@ -44,7 +46,7 @@ pub fn read(format: Format, file: &RawFile, options: &NormalizeOptions) -> Resul
         Format::MybWorkbook => myb::read(file),
         Format::Ds140Workbook => ds140::read(file),
         Format::UsitcWorkbook => usitc::read(file, options),
-        Format::ComtradeJson => comtrade::read_json(file, options),
+        Format::ComtradeJson => comtrade::read_json_bytes(file, bytes, options),
         Format::ComtradeCsv => comtrade::read_csv(file, options),
         Format::ComtradeReference => comtrade_ref::read(file),
         Format::CompiledProduction => compiled::read(file),
