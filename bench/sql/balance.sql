@@ -1,6 +1,9 @@
 -- Country balance per year and HS chapter: exports and imports from the reconciled flows
 -- (importer's report preferred, as in mirror.sql), net exports, and each country's share of its
 -- chapter's world exports; summarised so the output is small and the work is the aggregation.
+-- The flows (a full outer join of the two sides' reports) are read once: each flow is counted for
+-- its exporter and its importer by pairing it with a two-row list of sides. (A UNION ALL of two
+-- reads of the flows made DataFusion compute the join twice; DuckDB materialised it once.)
 -- Portable SQL: reeflow (DataFusion) and DuckDB run this same text.
 WITH exporter_reports AS (
     SELECT year, reporter_code AS exporter, partner_code AS importer, hs_code, sum(value_usd) AS value_x
@@ -20,19 +23,16 @@ flows AS (
     FULL OUTER JOIN importer_reports AS m
         ON x.year = m.year AND x.exporter = m.exporter AND x.importer = m.importer AND x.hs_code = m.hs_code
 ),
-sides AS (
-    SELECT year, exporter AS country, chapter, value_fob AS exports, 0.0 AS imports FROM flows
-    UNION ALL
-    SELECT year, importer AS country, chapter, 0.0 AS exports, value_fob AS imports FROM flows
-),
 balance AS (
-    SELECT year, country, chapter, sum(exports) AS exports, sum(imports) AS imports,
-           sum(exports) - sum(imports) AS net_exports
-    FROM sides
-    GROUP BY year, country, chapter
+    SELECT f.year, CASE WHEN s.side = 'exporter' THEN f.exporter ELSE f.importer END AS country, f.chapter,
+           sum(CASE WHEN s.side = 'exporter' THEN f.value_fob ELSE 0.0 END) AS exports,
+           sum(CASE WHEN s.side = 'importer' THEN f.value_fob ELSE 0.0 END) AS imports
+    FROM flows AS f
+    CROSS JOIN (VALUES ('exporter'), ('importer')) AS s(side)
+    GROUP BY f.year, CASE WHEN s.side = 'exporter' THEN f.exporter ELSE f.importer END, f.chapter
 ),
 shares AS (
-    SELECT year, country, chapter, net_exports,
+    SELECT year, country, chapter, exports - imports AS net_exports,
            exports / nullif(sum(exports) OVER (PARTITION BY year, chapter), 0) AS export_share
     FROM balance
 )

@@ -79,10 +79,9 @@ const SAMPLE_ROWS: usize = 5;
 /// How the session executes queries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineOptions {
-    /// Partitions a query is split into (threads it uses). 1, the default, makes every output
-    /// byte-identical from run to run: with more, floating-point sums meet their inputs in
-    /// arrival order and can differ in the last bit, so reruns would publish "changes" that are
-    /// not there. Raise it for speed on large data when that matters less.
+    /// Partitions a query is split into (threads it uses) [default: the machine's cores]. Outputs
+    /// are byte-identical at any number: float sums are exact (see [`crate::exact_sum`]) and
+    /// every stage orders its rows.
     pub target_partitions: usize,
     /// A cap on the memory queries may hold (bytes); sorts, aggregations and (sort-merge) joins
     /// beyond it spill to temporary files. None: no cap (hash joins, faster).
@@ -91,7 +90,7 @@ pub struct EngineOptions {
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        Self { target_partitions: 1, memory_limit: None }
+        Self { target_partitions: default_partitions(), memory_limit: None }
     }
 }
 
@@ -108,12 +107,20 @@ impl EngineOptions {
             // Hash joins cannot spill; sort-merge joins can, so under a cap joins sort and spill.
             config.options_mut().optimizer.prefer_hash_join = false;
         }
-        match runtime.build_arc() {
+        let ctx = match runtime.build_arc() {
             Ok(runtime) => SessionContext::new_with_config_rt(config, runtime),
             // Only a bad temporary-folder setting fails here; fall back to the defaults.
             Err(_) => SessionContext::new_with_config(config),
-        }
+        };
+        // Order-independent float sums: the same bits at any number of partitions.
+        ctx.register_udaf(datafusion::logical_expr::AggregateUDF::from(crate::exact_sum::ExactSum::default()));
+        ctx
     }
+}
+
+/// The machine's cores (1 where they cannot be read).
+pub fn default_partitions() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
 
 /// The session every command queries through.

@@ -13,6 +13,7 @@ pub mod checks;
 pub mod docs;
 pub mod engine;
 pub mod error;
+pub mod exact_sum;
 pub mod output;
 pub mod runner;
 pub mod stage;
