@@ -130,8 +130,9 @@ fn generate(out: &Path, shape: &reeflow_bench::TradeShape) -> Result<reeflow_ben
 }
 
 /// Runs this binary with the same pipelines and model, in `data_dir`, and measures it.
+/// One reeflow step with the default settings (a partition per core).
 fn reeflow_step(settings: &Settings, data_dir: &Path, args: &[&str]) -> Result<(f64, Option<u64>)> {
-    reeflow_step_with(settings, data_dir, args, 1)
+    reeflow_step_with(settings, data_dir, args, reeflow_pipeline::engine::default_partitions())
 }
 
 /// Like [`reeflow_step`], with `partitions` query partitions (threads).
@@ -235,10 +236,9 @@ fn run_size(
         let duckdb = duckdb_step(python, work, &["sql", &trade_text, &file.display().to_string()])?;
         let reeflow = reeflow_step(settings, &data, &["sql", "--format", "csv", "--", sql])?;
         record(step, reeflow, duckdb, None);
-        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        if threads > 1 {
-            let parallel = reeflow_step_with(settings, &data, &["sql", "--format", "csv", "--", sql], threads)?;
-            record(&format!("{step}, {threads} partitions"), parallel, duckdb, None);
+        if reeflow_pipeline::engine::default_partitions() > 1 {
+            let single = reeflow_step_with(settings, &data, &["sql", "--format", "csv", "--", sql], 1)?;
+            record(&format!("{step}, 1 partition"), single, duckdb, None);
         }
     }
     let stages = reeflow_step(settings, &data, &["run", "--force"])?;

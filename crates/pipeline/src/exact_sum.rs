@@ -24,8 +24,13 @@ const SCALE: f64 = 1e9;
 /// The state type: the fixed-point total as a 128-bit integer.
 const STATE_TYPE: DataType = DataType::Decimal128(38, 0);
 
+/// The value in nanounits, rounded half away from zero. Through i64 where it fits (one machine
+/// instruction; f64 → i128 is a library call) and i128 beyond (|value| ≥ 9.2e9).
+#[inline]
 fn to_fixed(value: f64) -> i128 {
-    (value * SCALE).round() as i128
+    let scaled = value * SCALE;
+    let rounded = scaled + 0.5f64.copysign(scaled);
+    if rounded.abs() < 9.2e18 { rounded as i64 as i128 } else { rounded as i128 }
 }
 
 fn to_float(total: i128) -> f64 {
