@@ -99,6 +99,11 @@ impl EngineOptions {
     pub fn session(&self) -> SessionContext {
         let mut config =
             SessionConfig::new().with_target_partitions(self.target_partitions.max(1)).with_information_schema(true);
+        // Filters are evaluated inside the Parquet reader, before the other columns are decoded
+        // (late materialization): a stage that keeps 0.2 % of a 50M-row table decodes the rest of
+        // each row only where the filter holds.
+        config.options_mut().execution.parquet.pushdown_filters = true;
+        config.options_mut().execution.parquet.reorder_filters = true;
         let mut runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new();
         if let Some(limit) = self.memory_limit {
             // A fair pool: every spilling operator (sorts, aggregations) gets its share, where the
