@@ -9,7 +9,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use common::{plant, published_files, query, reeflow, reeflow_with_model, stdout, text};
+use common::{plant, published_files, query, reeflow, reeflow_with_model, stdout, text, trade_row};
 use reeflow_model::{ProductionRow, Provenance, TradeRow};
 
 fn stderr(output: &std::process::Output) -> String {
@@ -139,43 +139,6 @@ fn production(year: i32, iso3: &str, country: &str, t_reo: Option<f64>, flag: &s
             source: "usgs_myb".into(),
             source_file: "cmrs-v3/usgs/usgs_myb2022_rare_earths_tables.xlsx".into(),
             edition: edition.into(),
-        },
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn trade(
-    year: i32,
-    reporter: (i32, &str),
-    partner: (i32, &str),
-    flow: &str,
-    hs_code: &str,
-    kg: f64,
-    value: f64,
-    file: &str,
-) -> TradeRow {
-    TradeRow {
-        year,
-        reporter_code: reporter.0,
-        reporter_iso3: Some(reporter.1.into()),
-        partner_code: Some(partner.0),
-        partner_iso3: Some(partner.1.into()),
-        partner_name: Some(partner.1.into()),
-        flow: flow.into(),
-        hs_code: hs_code.into(),
-        hs_edition: Some("H6".into()),
-        net_weight_kg: Some(kg),
-        qty: Some(kg),
-        qty_unit: Some("kg".into()),
-        value_usd: Some(value),
-        value_basis: Some(if flow == "M" { "CIF" } else { "FOB" }.into()),
-        is_estimated: false,
-        is_aggregate: false,
-        flag: None,
-        provenance: Provenance {
-            source: "comtrade".into(),
-            source_file: file.into(),
-            edition: "comtrade:2026-11-30".into(),
         },
     }
 }
@@ -323,7 +286,7 @@ fn the_new_checks_fail_on_planted_data() {
     assert!(stderr(&run).contains("production_by_stage: sql:countries_add_up_to_the_world_total"), "{}", stderr(&run));
 
     let data = common::bundled_snapshot_data_dir();
-    let iceland = trade(2022, (352, "ISL"), (156, "CHN"), "X", "2846", 30_000_000.0, 3.0e8, "planted/isl.json");
+    let iceland = trade_row(2022, (352, "ISL"), (156, "CHN"), "X", "2846", 30_000_000.0, 3.0e8, "planted/isl.json");
     plant(data.path(), &[iceland], |_, _| false);
     let run = reeflow(data.path(), &["run"]);
     assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
@@ -336,9 +299,9 @@ fn the_new_checks_fail_on_planted_data() {
 #[test]
 fn a_heading_is_kept_unless_its_own_subheadings_add_up_to_it() {
     let data = common::bundled_snapshot_data_dir();
-    let usa_x = |hs: &str| trade(2022, (842, "USA"), (392, "JPN"), "X", hs, 50_000.0, 1.0e6, "planted/usa.json");
+    let usa_x = |hs: &str| trade_row(2022, (842, "USA"), (392, "JPN"), "X", hs, 50_000.0, 1.0e6, "planted/usa.json");
     let kor = |year: i32, hs: &str, value: f64| {
-        trade(year, (410, "KOR"), (156, "CHN"), "M", hs, value / 100.0, value, "planted/kor.json")
+        trade_row(year, (410, "KOR"), (156, "CHN"), "M", hs, value / 100.0, value, "planted/kor.json")
     };
     let planted = [
         usa_x("284690"),

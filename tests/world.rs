@@ -9,7 +9,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{plant, query, reeflow, stdout};
-use reeflow_model::{Provenance, TradeRow};
+use reeflow_model::TradeRow;
 
 const COUNTRIES: [(i32, &str); 10] = [
     (156, "CHN"),
@@ -39,32 +39,10 @@ fn shipment(exporter: i32, importer: i32, year: i32, code: &str) -> Option<f64> 
     (!seed.is_multiple_of(3)).then(|| 1000.0 * (1 + seed % 50) as f64)
 }
 
+/// A report by `reporter` (its own weights; importers' values are CIF, 6 % above FOB).
 fn row(reporter: (i32, &str), partner: (i32, &str), flow: &str, code: &str, year: i32, kg: f64) -> TradeRow {
-    let cif = flow == "M";
-    TradeRow {
-        year,
-        reporter_code: reporter.0,
-        reporter_iso3: Some(reporter.1.into()),
-        partner_code: Some(partner.0),
-        partner_iso3: Some(partner.1.into()),
-        partner_name: Some(partner.1.into()),
-        flow: flow.into(),
-        hs_code: code.into(),
-        hs_edition: Some("H6".into()),
-        net_weight_kg: Some(kg),
-        qty: Some(kg),
-        qty_unit: Some("kg".into()),
-        value_usd: Some(kg * if cif { 31.8 } else { 30.0 }),
-        value_basis: Some(if cif { "CIF" } else { "FOB" }.into()),
-        is_estimated: false,
-        is_aggregate: partner.0 == 0,
-        flag: None,
-        provenance: Provenance {
-            source: "comtrade".into(),
-            source_file: "generated/all-reporters.json".into(),
-            edition: "comtrade:2026-11-30".into(),
-        },
-    }
+    let value = kg * if flow == "M" { 31.8 } else { 30.0 };
+    common::trade_row(year, reporter, partner, flow, code, kg, value, "generated/all-reporters.json")
 }
 
 /// Every country's own reports: its exports (its own weights) and imports (2 % heavier, as

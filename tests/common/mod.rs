@@ -92,9 +92,9 @@ pub fn published_files(data_dir: &Path) -> std::collections::BTreeMap<String, Ve
     files
 }
 
-/// A minimal HTTP/1.1 server on 127.0.0.1 serving the files of `root` by name (`GET /<name>`),
-/// for fetch tests that run the real binary. Returns its base URL.
-pub fn serve_files(root: PathBuf) -> String {
+/// A minimal HTTP/1.1 server on 127.0.0.1 answering each GET with what `answer` gives for the
+/// request path (without the leading `/`): 200 with the body, or 404. Returns its base URL.
+pub fn serve(answer: impl Fn(&str) -> Option<Vec<u8>> + Send + 'static) -> String {
     use std::io::{BufRead, BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -111,21 +111,71 @@ pub fn serve_files(root: PathBuf) -> String {
             while reader.read_line(&mut line).map(|n| n > 2).unwrap_or(false) {
                 line.clear();
             }
-            let name = request_line.split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/').to_string();
-            let response = match std::fs::read(root.join(&name)) {
-                Ok(body) => {
+            let path = request_line.split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/');
+            let response = match answer(path) {
+                Some(body) => {
                     let mut head =
                         format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len())
                             .into_bytes();
                     head.extend(body);
                     head
                 }
-                Err(_) => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+                None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
             };
             let _ = stream.write_all(&response);
         }
     });
     base
+}
+
+/// Serves the files of `root` by name (`GET /<name>`).
+pub fn serve_files(root: PathBuf) -> String {
+    serve(move |name| std::fs::read(root.join(name)).ok())
+}
+
+/// Answers every GET with `body` (a real Comtrade answer, say).
+pub fn serve_body(body: Vec<u8>) -> String {
+    serve(move |_| Some(body.clone()))
+}
+
+/// One trade report for planted data: `reporter` reports `flow` of `hs_code` with `partner` (code,
+/// ISO3; code 0 is the World), `kg` net weight and `value_usd` (CIF for imports, FOB otherwise), from
+/// the Comtrade file `source_file`.
+#[allow(clippy::too_many_arguments)]
+pub fn trade_row(
+    year: i32,
+    reporter: (i32, &str),
+    partner: (i32, &str),
+    flow: &str,
+    hs_code: &str,
+    kg: f64,
+    value_usd: f64,
+    source_file: &str,
+) -> reeflow_model::TradeRow {
+    reeflow_model::TradeRow {
+        year,
+        reporter_code: reporter.0,
+        reporter_iso3: Some(reporter.1.into()),
+        partner_code: Some(partner.0),
+        partner_iso3: Some(partner.1.into()),
+        partner_name: Some(partner.1.into()),
+        flow: flow.into(),
+        hs_code: hs_code.into(),
+        hs_edition: Some("H6".into()),
+        net_weight_kg: Some(kg),
+        qty: Some(kg),
+        qty_unit: Some("kg".into()),
+        value_usd: Some(value_usd),
+        value_basis: Some(if flow == "M" { "CIF" } else { "FOB" }.into()),
+        is_estimated: false,
+        is_aggregate: partner.0 == 0,
+        flag: None,
+        provenance: reeflow_model::Provenance {
+            source: "comtrade".into(),
+            source_file: source_file.into(),
+            edition: "comtrade:2026-11-30".into(),
+        },
+    }
 }
 
 /// Rewrites the table `T` of `<data>/snapshot/` (the inputs `reeflow run` uses when there is no raw
@@ -157,27 +207,4 @@ pub fn text(batch: &arrow::array::RecordBatch, name: &str, row: usize) -> Option
     let column = arrow::compute::cast(column, &arrow::datatypes::DataType::Utf8).unwrap();
     let strings = column.as_any().downcast_ref::<arrow::array::StringArray>().unwrap();
     (!arrow::array::Array::is_null(strings, row)).then(|| strings.value(row).to_string())
-}
-
-/// A minimal HTTP/1.1 server on 127.0.0.1 that answers every GET with `body` (a real Comtrade
-/// answer, say), for fetch tests that run the real binary. Returns its base URL.
-pub fn serve_body(body: Vec<u8>) -> String {
-    use std::io::{BufRead, BufReader, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            while reader.read_line(&mut line).map(|n| n > 2).unwrap_or(false) {
-                line.clear();
-            }
-            let mut response =
-                format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).into_bytes();
-            response.extend(&body);
-            let _ = stream.write_all(&response);
-        }
-    });
-    base
 }
