@@ -108,29 +108,42 @@ with_factors AS (
     LEFT JOIN reo_factors AS f ON f.hs_code = c.factor_code
     LEFT JOIN reo_factors AS hf ON hf.hs_code = substr(c.hs_code, 1, 4)
 ),
-files AS (
-    -- What each file reports of one side, lane, year and heading.
-    SELECT w.*,
-           max(CASE WHEN has_factor THEN 1 ELSE 0 END) OVER side_file AS file_has_factor,
-           max(CASE WHEN length(hs_code) = 4 THEN 1 ELSE 0 END) OVER side_file AS file_has_heading,
-           max(CASE WHEN length(hs_code) > 4 THEN 1 ELSE 0 END) OVER side_file AS file_has_subheadings,
-           sum(CASE WHEN length(hs_code) = 4 THEN value_usd END) OVER side_file AS heading_value,
-           sum(CASE WHEN length(hs_code) > 4 THEN value_usd END) OVER side_file AS subheadings_value
-    FROM with_factors AS w
-    WINDOW side_file AS (PARTITION BY year, exporter, importer, reported_by, heading, source_file)
+file_facts AS (
+    -- What each file reports of one side, lane, year and heading (grouped, not windowed: a
+    -- window over tens of thousands of small partitions is slow in DataFusion).
+    SELECT year, exporter, importer, reported_by, heading, source_file,
+           max(CASE WHEN has_factor THEN 1 ELSE 0 END) AS file_has_factor,
+           max(CASE WHEN length(hs_code) = 4 THEN 1 ELSE 0 END) AS file_has_heading,
+           max(CASE WHEN length(hs_code) > 4 THEN 1 ELSE 0 END) AS file_has_subheadings,
+           sum(CASE WHEN length(hs_code) = 4 THEN value_usd END) AS heading_value,
+           sum(CASE WHEN length(hs_code) > 4 THEN value_usd END) AS subheadings_value,
+           min(source_rank) AS source_rank, max(edition) AS file_edition, max(source) AS file_source
+    FROM with_factors
+    GROUP BY year, exporter, importer, reported_by, heading, source_file
 ),
-ranked AS (
+preferred AS (
     -- One file per side, lane, year and heading: a file whose codes carry REO factors first (a
     -- heading without a factor mixes other goods), then the source precedence, then the newest
     -- retrieval.
-    SELECT f.*,
-           dense_rank() OVER side_heading AS file_rank,
-           first_value(concat(source, ' ', source_file)) OVER side_heading AS preferred_file
-    FROM files AS f
-    WINDOW side_heading AS (
-        PARTITION BY year, exporter, importer, reported_by, heading
-        ORDER BY file_has_factor DESC, source_rank, edition DESC, source_file
-    )
+    SELECT year, exporter, importer, reported_by, heading,
+           first_value(source_file ORDER BY file_has_factor DESC, source_rank, file_edition DESC, source_file)
+               AS preferred_source_file,
+           first_value(concat(file_source, ' ', source_file)
+                       ORDER BY file_has_factor DESC, source_rank, file_edition DESC, source_file) AS preferred_file
+    FROM file_facts
+    GROUP BY year, exporter, importer, reported_by, heading
+),
+ranked AS (
+    SELECT w.*, f.file_has_factor, f.file_has_heading, f.file_has_subheadings, f.heading_value,
+           f.subheadings_value,
+           CASE WHEN w.source_file = p.preferred_source_file THEN 1 ELSE 2 END AS file_rank, p.preferred_file
+    FROM with_factors AS w
+    JOIN file_facts AS f
+        ON f.year = w.year AND f.exporter = w.exporter AND f.importer = w.importer
+        AND f.reported_by = w.reported_by AND f.heading = w.heading AND f.source_file = w.source_file
+    JOIN preferred AS p
+        ON p.year = w.year AND p.exporter = w.exporter AND p.importer = w.importer
+        AND p.reported_by = w.reported_by AND p.heading = w.heading
 ),
 chosen AS (
     SELECT r.*,
