@@ -4,7 +4,7 @@
 # Installs DuckDB from PyPI into a venv under ~/.cache/reeflow (once), builds reeflow, runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/reeflow/target}"
+source .ci/target-dir.sh
 VENV="${REEFLOW_BENCH_VENV:-$HOME/.cache/reeflow/bench-venv}"
 if ! "$VENV/bin/python" -c "import duckdb" 2>/dev/null; then
     python3 -m venv "$VENV"

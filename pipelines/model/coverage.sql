@@ -88,7 +88,7 @@ production_cover AS (
     FROM (SELECT DISTINCT region, year, stage FROM b) AS g
     LEFT JOIN (
         SELECT region, year, stage, count(*) AS n,
-               array_to_string(array_sort(array_agg(DISTINCT edition)), ',') AS editions
+               array_to_string(array_sort(array_distinct(array_agg(edition))), ',') AS editions
         FROM production_by_stage WHERE country_iso3 <> 'WLD' GROUP BY region, year, stage
     ) AS p ON p.region = g.region AND p.year = g.year AND p.stage = g.stage
 )

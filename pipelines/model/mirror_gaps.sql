@@ -40,7 +40,7 @@ importer_source_file = "File of the importer's report."
 WITH sides AS (
     SELECT year, exporter, importer, stage, hs_code, reported_by,
            sum(gross_kg) AS kg, sum(t_reo) AS t_reo, sum(value_usd) AS value_usd, sum(value_fob_usd) AS value_fob_usd,
-           string_agg(DISTINCT source_file, ',') AS source_file
+           array_to_string(array_sort(array_distinct(array_agg(source_file))), ',') AS source_file
     FROM trade_reo
     WHERE used_in_model
     GROUP BY year, exporter, importer, stage, hs_code, reported_by
@@ -52,7 +52,7 @@ two_sided_lanes AS (
 ),
 lane_reports AS (
     SELECT year, exporter, importer, reported_by,
-           string_agg(DISTINCT concat(stage, ':', hs_code), ',' ORDER BY concat(stage, ':', hs_code)) AS reports
+           array_to_string(array_sort(array_distinct(array_agg(concat(stage, ':', hs_code)))), ',') AS reports
     FROM sides GROUP BY year, exporter, importer, reported_by
 ),
 paired AS (

@@ -74,7 +74,7 @@ region_production AS (
     -- A region's output: null when one of its countries' figures is withheld (W, NA).
     SELECT p.region, p.year, p.stage,
            CASE WHEN count(p.t_reo) = count(*) THEN sum(p.t_reo) END AS t_reo,
-           array_to_string(array_sort(array_agg(DISTINCT p.edition)), ',') AS editions
+           array_to_string(array_sort(array_distinct(array_agg(p.edition))), ',') AS editions
     FROM production_by_stage AS p
     WHERE p.country_iso3 <> 'WLD'
     GROUP BY p.region, p.year, p.stage
@@ -85,7 +85,7 @@ production_keys AS (
 ),
 assumed_production AS (
     SELECT k.region, k.year, k.stage, max(a.t_reo) AS t_reo,
-           array_to_string(array_sort(array_agg(DISTINCT concat('production of ', k.stage, ': ', a.reason))), ' | ')
+           array_to_string(array_sort(array_distinct(array_agg(concat('production of ', k.stage, ': ', a.reason)))), ' | ')
                AS reason
     FROM production_keys AS k
     JOIN ref_assumptions AS a
@@ -121,14 +121,14 @@ flows AS (
     GROUP BY region, year, stage, direction
 ),
 stage_headings AS (
-    SELECT DISTINCT stage, substr(hs_code, 1, 4) AS heading FROM ref_hs_codes
+    SELECT DISTINCT stage, hs_heading(hs_code) AS heading FROM ref_hs_codes
 ),
 own_reports AS (
     -- Region, year, stage and direction where the region's own customs reported every heading of
     -- the stage with a complete partner breakdown (partner rows adding up to its World row).
     SELECT g.region, c.year, h.stage, c.direction
     FROM stage_headings AS h
-    JOIN (SELECT DISTINCT year, reporter, substr(hs_code, 1, 4) AS heading,
+    JOIN (SELECT DISTINCT year, reporter, hs_heading(hs_code) AS heading,
                  CASE WHEN flow = 'M' THEN 'imports' ELSE 'exports' END AS direction
           FROM trade_partner_coverage WHERE partners_complete) AS c ON c.heading = h.heading
     JOIN ref_regions AS g ON g.iso3 = c.reporter
@@ -138,7 +138,7 @@ own_reports AS (
 ),
 assumed AS (
     SELECT g.region, g.year, g.stage, a.term, max(a.t_reo) AS t_reo,
-           array_to_string(array_sort(array_agg(DISTINCT concat(a.term, ': ', a.reason))), ' | ') AS reason
+           array_to_string(array_sort(array_distinct(array_agg(concat(a.term, ': ', a.reason)))), ' | ') AS reason
     FROM grid AS g
     JOIN ref_assumptions AS a
         ON (a.region = g.region OR a.region = '*') AND (a.stage = g.stage OR a.stage = '*')

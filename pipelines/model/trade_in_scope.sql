@@ -35,5 +35,5 @@ SELECT t.year, t.reporter_code, t.reporter_iso3, t.partner_code, t.partner_iso3,
        t.net_weight_kg, t.qty, t.qty_unit, t.value_usd, t.value_basis, t.is_estimated, t.is_aggregate, t.flag,
        t.source, t.source_file, t.edition
 FROM trade AS t
-WHERE substr(t.hs_code, 1, 4) IN (SELECT DISTINCT substr(hs_code, 1, 4) FROM ref_hs_codes)
+WHERE hs_heading(t.hs_code) IN (SELECT DISTINCT hs_heading(hs_code) FROM ref_hs_codes)
 ORDER BY t.year, t.reporter_code, t.partner_code, t.flow, t.hs_code, t.qty_unit, t.value_basis, t.source_file

@@ -102,11 +102,11 @@ classified AS (
         AND r.year >= l.first_year AND (l.last_year IS NULL OR r.year <= l.last_year)
 ),
 with_factors AS (
-    SELECT c.*, substr(c.hs_code, 1, 4) AS heading, f.reo_mid IS NOT NULL AS has_factor,
+    SELECT c.*, hs_heading(c.hs_code) AS heading, f.reo_mid IS NOT NULL AS has_factor,
            hf.reo_mid IS NOT NULL AS heading_has_factor
     FROM classified AS c
     LEFT JOIN reo_factors AS f ON f.hs_code = c.factor_code
-    LEFT JOIN reo_factors AS hf ON hf.hs_code = substr(c.hs_code, 1, 4)
+    LEFT JOIN reo_factors AS hf ON hf.hs_code = hs_heading(c.hs_code)
 ),
 file_facts AS (
     -- What each file reports of one side, lane, year and heading (grouped, not windowed: a

@@ -119,6 +119,8 @@ impl EngineOptions {
         };
         // Order-independent float sums: the same bits at any number of partitions.
         ctx.register_udaf(datafusion::logical_expr::AggregateUDF::from(crate::exact_sum::ExactSum::default()));
+        // The HS heading of a code, fast on the every-row filters of world trade tables.
+        ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(crate::hs_heading::HsHeading::default()));
         ctx
     }
 }
