@@ -206,3 +206,104 @@ fn a_disordered_factor_range_fails_the_run_and_blocks_the_model() {
     assert_eq!(failed[0]["check"], "sql:factor_low_mid_high_ordered");
     assert!(!data.path().join("out/stage_balance").exists(), "downstream stages are blocked");
 }
+
+#[test]
+fn myanmars_carbonate_feeds_chinas_separation_and_leaves_a_mining_balance() {
+    // China's customs: 23,705 t of HS 2846 from Myanmar in 2022 (mixed carbonate): a mining-stage
+    // lane with the mixed-carbonate factor (0.40 / 0.50 / 0.60), not a separated compound.
+    let rows = query(
+        model(),
+        "SELECT stage, factor_code, gross_kg, t_reo_low, t_reo, t_reo_high, stage_rule FROM trade_reo \
+         WHERE year = 2022 AND exporter = 'MMR' AND importer = 'CHN' AND used_in_model",
+    );
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let row = &rows[0];
+    assert_eq!((row["stage"].as_str(), row["factor_code"].as_str()), (Some("mining"), Some("mixed_carbonate")));
+    let tonnes = f64_of(row, "gross_kg") / 1000.0;
+    assert!((tonnes - 23_705.0).abs() < 1.0, "{row}");
+    assert!((f64_of(row, "t_reo") - tonnes * 0.50).abs() < 1e-6);
+    assert!((f64_of(row, "t_reo_low") - tonnes * 0.40).abs() < 1e-6);
+    assert!(row["stage_rule"].as_str().unwrap().contains("Myanmar has no separation plant"));
+    // Myanmar's mining stage: USGS mine production (12,000 t in 2022, MYB2022) against what it
+    // ships, with U and its range; the shipments count as China's mining-stage imports.
+    let balance = query(
+        model(),
+        "SELECT region, production_t_reo, exports_t_reo, imports_t_reo, unregistered_t_reo, \
+         unregistered_t_reo_low, unregistered_t_reo_high FROM stage_balance \
+         WHERE year = 2022 AND stage = 'mining' AND region IN ('MMR', 'CHN') ORDER BY region",
+    );
+    let (china, myanmar) = (&balance[0], &balance[1]);
+    assert_eq!(myanmar["production_t_reo"], 12_000.0);
+    assert!((f64_of(myanmar, "exports_t_reo") - tonnes * 0.50).abs() < 1.0, "{myanmar}");
+    let u = f64_of(myanmar, "unregistered_t_reo");
+    assert!((u - (tonnes * 0.50 - 12_000.0)).abs() < 1.0, "U = exports - production: {myanmar}");
+    assert!(f64_of(myanmar, "unregistered_t_reo_low") < u && u < f64_of(myanmar, "unregistered_t_reo_high"));
+    assert!(f64_of(china, "imports_t_reo") >= tonnes * 0.50, "{china}");
+}
+
+#[test]
+fn separated_rare_earths_are_split_by_end_use_and_us_demand_meets_usgs() {
+    // China 2022: each end use takes its configured share of the separated REO China uses, so
+    // its metal and magnet routes hold 35 %, not all it separates.
+    let china = query(
+        model(),
+        "SELECT end_use, route, share, shares_basis, separated_used_t_reo, t_reo FROM demand_by_end_use \
+         WHERE region = 'CHN' AND year = 2022 ORDER BY end_use",
+    );
+    let used = f64_of(&china[0], "separated_used_t_reo");
+    let terms = query(
+        model(),
+        "SELECT stage, production_t_reo, imports_t_reo, exports_t_reo FROM stage_balance \
+         WHERE region = 'CHN' AND year = 2022 AND stage IN ('separation', 'metal') ORDER BY stage",
+    );
+    let (metal, separation) = (&terms[0], &terms[1]);
+    let expected = f64_of(separation, "production_t_reo") + f64_of(separation, "imports_t_reo")
+        - f64_of(separation, "exports_t_reo")
+        + f64_of(metal, "imports_t_reo")
+        - f64_of(metal, "exports_t_reo");
+    assert!((used - expected).abs() < 1e-6, "{used} vs {expected}");
+    let total: f64 = china.iter().map(|r| f64_of(r, "t_reo")).sum();
+    assert!((total - used).abs() < 1e-6, "the end uses add up to the separated REO used");
+    let metal_routes: f64 = china.iter().filter(|r| r["route"] != "direct").map(|r| f64_of(r, "t_reo")).sum();
+    assert!((metal_routes / used - 0.35).abs() < 1e-9, "{china:?}");
+    assert!(china.iter().all(|r| r["shares_basis"] == "data"));
+    // The US beside USGS apparent consumption (MCS2024: 11,800 t in 2019), the difference its own
+    // table; the model's figure leaves out US metal trade, which is reported under 2805 (no factor).
+    let us = query(
+        model(),
+        "SELECT year, model_t_reo, published_t_reo, published_edition, difference_t_reo, model_includes_metal_trade \
+         FROM demand_vs_usgs WHERE region = 'USA' AND year BETWEEN 2018 AND 2022 ORDER BY year",
+    );
+    assert_eq!(us.len(), 5);
+    let y2019 = &us[1];
+    assert_eq!(
+        (y2019["published_t_reo"].as_f64(), y2019["published_edition"].as_str()),
+        (Some(11_800.0), Some("MCS2024"))
+    );
+    let d = f64_of(y2019, "model_t_reo") - f64_of(y2019, "published_t_reo");
+    assert!((f64_of(y2019, "difference_t_reo") - d).abs() < 1e-9);
+    assert_eq!(y2019["model_includes_metal_trade"], false);
+}
+
+#[test]
+fn end_use_shares_that_do_not_add_up_fail_the_run_naming_the_region_and_year() {
+    let text = std::fs::read_to_string(repo().join("config/model.toml")).unwrap();
+    let broken = text.replacen(
+        "shares = { catalysts = 0.75, ceramics_glass = 0.06",
+        "shares = { catalysts = 0.80, ceramics_glass = 0.06",
+        1,
+    );
+    assert_ne!(broken, text, "the shipped US 2020 shares moved; update this test");
+    let dir = tempfile::tempdir().unwrap();
+    let model_file = dir.path().join("model.toml");
+    std::fs::write(&model_file, broken).unwrap();
+    let data = bundled_snapshot_data_dir();
+    let run = reeflow_with_model(data.path(), &model_file, &["run"]);
+    assert_eq!(run.status.code(), Some(1), "{}", String::from_utf8_lossy(&run.stderr));
+    let out = format!("{}{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+    let line = out.lines().find(|l| l.contains("shares_add_up_to_one")).unwrap_or_else(|| panic!("{out}"));
+    assert!(line.contains("failed"), "{line}");
+    // The failing rows name the region and the years: 2020 to 2025, at 1.05.
+    assert!(out.contains("| USA    | 2020 | 1.05"), "{out}");
+    assert!(out.contains("NOT PUBLISHED"), "{out}");
+}

@@ -135,6 +135,6 @@ fn json_logs_carry_a_span_per_file_and_stage_with_rows() {
     assert_eq!(mcs["span"]["rows"], 34, "{mcs}");
     assert!(mcs["fields"]["time.busy"].is_string());
     let stages = closed("stage");
-    assert_eq!(stages.len(), 16, "one per stage");
+    assert_eq!(stages.len(), common::stage_count(), "one per stage");
     assert!(stages.iter().all(|s| s["span"]["rows"].is_u64() && s["spans"][0]["command"] == "normalize"));
 }

@@ -14,11 +14,11 @@ status = "Utf8"
 accepted_values = { status = ["data", "partial", "assumption", "gap"] }
 
 [columns]
-table_name = "The output table described: stage_balance, trade_flows, production_by_stage."
+table_name = "The output table described: stage_balance, trade_flows, production_by_stage, demand_by_end_use."
 region = "Model region."
 year = "Calendar year."
 stage = "Supply-chain stage."
-item = "The term or quantity: production, imports, exports, next_stage_input, unregistered (stage_balance); flows_t_reo (trade_flows); production (production_by_stage)."
+item = "The term or quantity: production, imports, exports, next_stage_input, unregistered (stage_balance); flows_t_reo (trade_flows); production (production_by_stage); end_use_shares (assumption where world shares stand in for the region's own) and separated_used (demand_by_end_use)."
 status = "data: from the region's own complete statistics; partial: some partners or only partner reports (a lower bound), or flows known only in gross weight; assumption: a stated config assumption; gap: no data."
 detail = "What the status rests on or what is missing."
 */
@@ -92,7 +92,32 @@ production_cover AS (
         FROM production_by_stage WHERE country_iso3 <> 'WLD' GROUP BY region, year, stage
     ) AS p ON p.region = g.region AND p.year = g.year AND p.stage = g.stage
 )
+,
+end_use_cover AS (
+    -- The demand stage: whose end-use shares a region-year uses, and whether the separated REO
+    -- they split is known (partial when metal trade without a factor is left out).
+    SELECT 'demand_by_end_use' AS table_name, region, year, 'demand' AS stage, 'end_use_shares' AS item,
+           min(shares_basis) AS status,
+           concat(CASE WHEN min(shares_basis) = 'assumption' THEN 'world shares stand in: ' ELSE '' END,
+                  min(source)) AS detail
+    FROM demand_by_end_use
+    GROUP BY region, year
+    UNION ALL
+    SELECT 'demand_by_end_use', region, year, 'demand', 'separated_used',
+           CASE WHEN bool_and(separated_used_t_reo IS NULL OR separated_used_t_reo < 0) THEN 'gap'
+                WHEN bool_or(NOT metal_trade_included) THEN 'partial' ELSE 'data' END,
+           CASE WHEN bool_and(separated_used_t_reo IS NULL)
+                    THEN 'separation output or its trade unknown: no end-use split'
+                WHEN bool_and(separated_used_t_reo < 0)
+                    THEN 'exports of separated goods exceed output and imports (stock draw or unregistered supply): no demand'
+                WHEN bool_or(NOT metal_trade_included)
+                    THEN 'metal-stage trade has no REO factor and is left out'
+                ELSE 'separation output and the trade of separated and metal goods' END
+    FROM demand_by_end_use
+    GROUP BY region, year
+)
 SELECT * FROM balance_terms
 UNION ALL SELECT * FROM flow_cover
 UNION ALL SELECT * FROM production_cover
+UNION ALL SELECT * FROM end_use_cover
 ORDER BY table_name, region, year, stage, item

@@ -1,5 +1,5 @@
 /*
-description = "HS codes with their supply-chain stage and rare-earth-oxide content (t REO per t of product, low/mid/high), from config/model.toml."
+description = "HS codes, and the goods lane rules convert with their own factor (e.g. mixed carbonate shipped under 2846), with their supply-chain stage and rare-earth-oxide content (t REO per t of product, low/mid/high), from config/model.toml."
 grain = ["hs_code"]
 
 [schema]
@@ -22,7 +22,8 @@ WHERE reo_low <= 0 OR reo_low > reo_mid OR reo_mid > reo_high
 """
 
 [columns]
-hs_code = "HS heading (4 digits) or subheading (6 digits)."
+hs_code = "HS heading (4 digits) or subheading (6 digits), or the name of [[goods]] a lane rule converts with (trade_reo.factor_code refers to this column)."
+kind = "hs_code, or goods (a [[goods]] entry of config/model.toml)."
 stage = "Supply-chain stage the code's goods belong to: mining, separation, metal, magnet."
 description = "What the code covers."
 reo_low = "Lowest plausible t REO per t of product; null when the rare-earth share of the code is unknown."
@@ -30,6 +31,7 @@ reo_mid = "Default t REO per t of product (the model's central estimate)."
 reo_high = "Highest plausible t REO per t of product."
 factor_source = "Where the factor comes from, or why there is none."
 */
-SELECT hs_code, stage, description, reo_low, reo_mid, reo_high, factor_source
-FROM ref_hs_codes
+SELECT hs_code, 'hs_code' AS kind, stage, description, reo_low, reo_mid, reo_high, factor_source FROM ref_hs_codes
+UNION ALL
+SELECT name, 'goods', stage, description, reo_low, reo_mid, reo_high, factor_source FROM ref_goods
 ORDER BY hs_code

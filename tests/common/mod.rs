@@ -45,6 +45,22 @@ pub fn reeflow_with_model(data_dir: &Path, model: &Path, args: &[&str]) -> Outpu
     command_with_model(data_dir, model).args(args).output().expect("reeflow runs")
 }
 
+/// How many stages `pipelines/` holds (its `.sql` files, subfolders included).
+pub fn stage_count() -> usize {
+    fn count(folder: &Path) -> usize {
+        std::fs::read_dir(folder)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .map(
+                |path| {
+                    if path.is_dir() { count(&path) } else { usize::from(path.extension().is_some_and(|x| x == "sql")) }
+                },
+            )
+            .sum()
+    }
+    count(&repo().join("pipelines"))
+}
+
 pub fn stdout(output: &Output) -> String {
     assert!(output.status.success(), "failed: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8(output.stdout.clone()).unwrap()

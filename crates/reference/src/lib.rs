@@ -1,9 +1,11 @@
 //! The flow model's reference data, read from `config/model.toml`: which supply-chain stage each
 //! HS code belongs to and its rare-earth-oxide (REO) content (low/mid/high, with its source), the
 //! CIF/FOB factor and other settings, the model regions and the countries in each, the trade lanes
-//! whose reports belong to another stage than their code says, when each statistical edition was
-//! published, the assumptions that fill terms no statistic covers, and production figures that come
-//! from outside the raw files (e.g. China's separation quotas).
+//! whose reports belong to another stage than their code says (and the REO factors of the goods
+//! they carry, e.g. mixed carbonate under 2846), when each statistical edition was published, the
+//! assumptions that fill terms no statistic covers, production figures that come from outside the
+//! raw files (e.g. China's separation quotas), and the end uses of separated rare earths with each
+//! region's shares.
 //!
 //! It owns parsing that file strictly (an unknown key, an unknown stage or a malformed date is an
 //! error naming the file and the entry) and turning each section into a `ref_*` table the SQL stages
@@ -52,6 +54,12 @@ pub struct ModelConfig {
     pub assumptions: Vec<Assumption>,
     #[serde(rename = "production", default)]
     pub production: Vec<ProductionEntry>,
+    #[serde(rename = "goods", default)]
+    pub goods: Vec<Goods>,
+    #[serde(rename = "end_use", default)]
+    pub end_uses: Vec<EndUse>,
+    #[serde(rename = "end_use_shares", default)]
+    pub end_use_shares: Vec<EndUseShares>,
 }
 
 /// Model-wide settings (one row of `ref_settings`).
@@ -110,6 +118,45 @@ pub struct Lane {
     pub reason: String,
 }
 
+/// Goods a lane rule converts with their own REO factor (not an HS code's).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Goods {
+    /// Lower-case name a lane's `factor_code` refers to (e.g. `mixed_carbonate`).
+    pub name: String,
+    pub stage: String,
+    pub description: String,
+    pub reo_low: f64,
+    pub reo_mid: f64,
+    pub reo_high: f64,
+    pub factor_source: String,
+}
+
+/// An end use of separated rare earths and the route it takes.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndUse {
+    pub name: String,
+    /// `direct` (compounds used as they are), `metal` (alloys) or `magnet` (via metal to magnets).
+    pub route: String,
+    pub description: String,
+}
+
+/// One region's end-use shares for a span of years, from one source.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndUseShares {
+    /// A model region, or `WLD` for the fallback.
+    pub region: String,
+    pub first_year: i32,
+    pub last_year: i32,
+    /// End use → share of the region's separated REO.
+    pub shares: BTreeMap<String, f64>,
+    /// Each share's low/high is share ∓ spread (not below 0).
+    pub spread: f64,
+    pub source: String,
+}
+
 /// When a statistical edition was published: "newest edition" means latest `published`.
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -157,6 +204,7 @@ pub struct ProductionEntry {
 }
 
 const TERMS: [&str; 4] = ["production", "imports", "exports", "stock_change"];
+const ROUTES: [&str; 3] = ["direct", "metal", "magnet"];
 const REPORTED_BY: [&str; 3] = ["exporter", "importer", "both"];
 
 impl ModelConfig {
@@ -222,6 +270,18 @@ impl ModelConfig {
                 }
             }
         }
+        for goods in &self.goods {
+            let entry = format!("[[goods]] {}", goods.name);
+            if goods.name.is_empty() || !goods.name.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                return Err(invalid(entry, "name must be lower-case letters and _ (it is not an HS code)".into()));
+            }
+            if codes.contains_key(&goods.name) || self.goods.iter().filter(|g| g.name == goods.name).count() > 1 {
+                return Err(invalid(entry, "name listed twice".into()));
+            }
+            if !stage_ok(&goods.stage) {
+                return Err(invalid(entry, unknown_stage(&goods.stage)));
+            }
+        }
         for (i, lane) in self.lanes.iter().enumerate() {
             let entry = format!("[[lane]] #{} ({}→{} {})", i + 1, lane.exporter, lane.importer, lane.hs_code);
             if !REPORTED_BY.contains(&lane.reported_by.as_str()) {
@@ -230,8 +290,11 @@ impl ModelConfig {
             if !stage_ok(&lane.stage) {
                 return Err(invalid(entry, unknown_stage(&lane.stage)));
             }
-            if !codes.contains_key(&lane.factor_code) {
-                return Err(invalid(entry, format!("factor_code {} has no [[hs_code]] entry", lane.factor_code)));
+            if !codes.contains_key(&lane.factor_code) && !self.goods.iter().any(|g| g.name == lane.factor_code) {
+                return Err(invalid(
+                    entry,
+                    format!("factor_code {} has no [[hs_code]] or [[goods]] entry", lane.factor_code),
+                ));
             }
             check_years(lane.first_year, lane.last_year).map_err(|m| invalid(entry.clone(), m))?;
         }
@@ -248,6 +311,40 @@ impl ModelConfig {
                 return Err(invalid(entry, format!("stage must be * or one of {}", stage_names())));
             }
             check_years(assumption.first_year, assumption.last_year).map_err(|m| invalid(entry.clone(), m))?;
+        }
+        for (i, end_use) in self.end_uses.iter().enumerate() {
+            let entry = format!("[[end_use]] {}", end_use.name);
+            if !ROUTES.contains(&end_use.route.as_str()) {
+                return Err(invalid(entry, format!("route must be one of {}", ROUTES.join(", "))));
+            }
+            if self.end_uses[..i].iter().any(|e| e.name == end_use.name) {
+                return Err(invalid(entry, "end use listed twice".into()));
+            }
+        }
+        for (i, shares) in self.end_use_shares.iter().enumerate() {
+            let entry =
+                format!("[[end_use_shares]] #{} ({} {}-{})", i + 1, shares.region, shares.first_year, shares.last_year);
+            if shares.region != "WLD" && !self.regions.iter().any(|r| r.code == shares.region) {
+                return Err(invalid(entry, "region must be a [[region]] code or WLD (the fallback)".into()));
+            }
+            check_years(shares.first_year, Some(shares.last_year)).map_err(|m| invalid(entry.clone(), m))?;
+            if !(0.0..=1.0).contains(&shares.spread) {
+                return Err(invalid(entry, "spread must be between 0 and 1".into()));
+            }
+            for (name, share) in &shares.shares {
+                if !self.end_uses.iter().any(|e| &e.name == name) {
+                    return Err(invalid(entry, format!("{name} has no [[end_use]] entry")));
+                }
+                if !(0.0..=1.0).contains(share) {
+                    return Err(invalid(entry, format!("share of {name} must be between 0 and 1")));
+                }
+            }
+            let overlapping = self.end_use_shares[..i].iter().any(|o| {
+                o.region == shares.region && o.first_year <= shares.last_year && shares.first_year <= o.last_year
+            });
+            if overlapping {
+                return Err(invalid(entry, "overlaps another entry's years for the same region".into()));
+            }
         }
         for entry in &self.production {
             let name = format!("[[production]] {} {} {}", entry.country_iso3, entry.stage, entry.year);
@@ -318,7 +415,79 @@ impl ModelConfig {
             batch("ref_editions", &editions)?,
             batch("ref_assumptions", &self.assumptions)?,
             batch("ref_production", &production)?,
+            batch("ref_goods", &self.goods)?,
+            batch("ref_end_use_shares", &self.end_use_share_rows())?,
         ])
+    }
+}
+
+impl ModelConfig {
+    /// One row per region, year and end use of every `[[end_use_shares]]` entry.
+    fn end_use_share_rows(&self) -> Vec<EndUseShareRow> {
+        let mut rows = Vec::new();
+        for entry in &self.end_use_shares {
+            for year in entry.first_year..=entry.last_year {
+                for (end_use, share) in &entry.shares {
+                    let Some(definition) = self.end_uses.iter().find(|e| &e.name == end_use) else { continue };
+                    rows.push(EndUseShareRow {
+                        region: entry.region.clone(),
+                        year,
+                        end_use: end_use.clone(),
+                        route: definition.route.clone(),
+                        share: *share,
+                        share_low: (share - entry.spread).max(0.0),
+                        share_high: share + entry.spread,
+                        source: entry.source.clone(),
+                    });
+                }
+            }
+        }
+        rows
+    }
+}
+
+/// One row of `ref_end_use_shares`.
+pub struct EndUseShareRow {
+    pub region: String,
+    pub year: i32,
+    pub end_use: String,
+    pub route: String,
+    pub share: f64,
+    pub share_low: f64,
+    pub share_high: f64,
+    pub source: String,
+}
+
+impl Table for EndUseShareRow {
+    const NAME: &'static str = "ref_end_use_shares";
+    const GRAIN: &'static [&'static str] = &["region", "year", "end_use"];
+    fn columns() -> Vec<Column<Self>> {
+        vec![
+            Column::text("region", false, |r| Some(r.region.as_str())),
+            Column::int("year", false, |r| Some(r.year)),
+            Column::text("end_use", false, |r| Some(r.end_use.as_str())),
+            Column::text("route", false, |r| Some(r.route.as_str())),
+            Column::float("share", |r| Some(r.share)),
+            Column::float("share_low", |r| Some(r.share_low)),
+            Column::float("share_high", |r| Some(r.share_high)),
+            Column::text("source", false, |r| Some(r.source.as_str())),
+        ]
+    }
+}
+
+impl Table for Goods {
+    const NAME: &'static str = "ref_goods";
+    const GRAIN: &'static [&'static str] = &["name"];
+    fn columns() -> Vec<Column<Self>> {
+        vec![
+            Column::text("name", false, |g| Some(g.name.as_str())),
+            Column::text("stage", false, |g| Some(g.stage.as_str())),
+            Column::text("description", false, |g| Some(g.description.as_str())),
+            Column::float("reo_low", |g| Some(g.reo_low)),
+            Column::float("reo_mid", |g| Some(g.reo_mid)),
+            Column::float("reo_high", |g| Some(g.reo_high)),
+            Column::text("factor_source", false, |g| Some(g.factor_source.as_str())),
+        ]
     }
 }
 
@@ -558,5 +727,86 @@ members = ["USA"]
         let text = format!("{MINIMAL}\n[[edition]]\nname = \"MCS2023\"\npublished = \"January 2023\"\n");
         let err = parse(&text).unwrap_err().to_string();
         assert!(err.contains("[[edition]] MCS2023") && err.contains("YYYY-MM"), "{err}");
+    }
+
+    const END_USES: &str = r#"
+[[end_use]]
+name = "catalysts"
+route = "direct"
+description = "catalysts"
+
+[[end_use]]
+name = "magnets"
+route = "magnet"
+description = "magnets"
+
+[[end_use_shares]]
+region = "USA"
+first_year = 2020
+last_year = 2021
+shares = { catalysts = 0.7, magnets = 0.3 }
+spread = 0.05
+source = "test"
+"#;
+
+    #[test]
+    fn end_use_shares_become_one_row_per_region_year_and_use() {
+        let config = parse(&format!("{MINIMAL}{END_USES}")).unwrap();
+        let rows = config.end_use_share_rows();
+        assert_eq!(rows.len(), 4, "two years × two uses");
+        let magnets = rows.iter().find(|r| r.year == 2021 && r.end_use == "magnets").unwrap();
+        assert_eq!((magnets.route.as_str(), magnets.share_low, magnets.share_high), ("magnet", 0.25, 0.35));
+        let catalysts = rows.iter().find(|r| r.end_use == "catalysts").unwrap();
+        assert!((catalysts.share_high - 0.75).abs() < 1e-12 && (catalysts.share_low - 0.65).abs() < 1e-12);
+    }
+
+    #[test]
+    fn end_use_entries_are_checked_against_the_uses_and_regions() {
+        let unknown_use = format!("{MINIMAL}{}", END_USES.replace("magnets = 0.3", "phosphors = 0.3"));
+        let err = parse(&unknown_use).unwrap_err().to_string();
+        assert!(
+            err.contains("[[end_use_shares]] #1 (USA 2020-2021)") && err.contains("phosphors has no [[end_use]]"),
+            "{err}"
+        );
+        let unknown_region = format!("{MINIMAL}{}", END_USES.replace("region = \"USA\"", "region = \"XYZ\""));
+        assert!(parse(&unknown_region).unwrap_err().to_string().contains("WLD (the fallback)"));
+        let bad_route = format!("{MINIMAL}{}", END_USES.replace("route = \"direct\"", "route = \"smelter\""));
+        assert!(parse(&bad_route).unwrap_err().to_string().contains("route must be one of direct, metal, magnet"));
+        let overlap = format!("{MINIMAL}{END_USES}{}", &END_USES[END_USES.find("[[end_use_shares]]").unwrap()..]);
+        assert!(parse(&overlap).unwrap_err().to_string().contains("overlaps another entry"));
+    }
+
+    #[test]
+    fn a_lane_may_convert_with_named_goods_but_not_an_unknown_factor() {
+        let goods = r#"
+[[goods]]
+name = "mixed_carbonate"
+stage = "mining"
+description = "carbonate"
+reo_low = 0.4
+reo_mid = 0.5
+reo_high = 0.6
+factor_source = "test"
+
+[[lane]]
+exporter = "MMR"
+importer = "CHN"
+hs_code = "2846"
+reported_by = "both"
+first_year = 2000
+stage = "mining"
+factor_code = "mixed_carbonate"
+reason = "test"
+"#;
+        let config = parse(&format!("{MINIMAL}{goods}")).unwrap();
+        let tables = config.tables("config/model.toml").unwrap();
+        assert_eq!(tables.iter().find(|(n, _)| *n == "ref_goods").unwrap().1.num_rows(), 1);
+        let err = parse(&format!(
+            "{MINIMAL}{}",
+            goods.replace("factor_code = \"mixed_carbonate\"", "factor_code = \"slag\"")
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("factor_code slag has no [[hs_code]] or [[goods]] entry"), "{err}");
     }
 }

@@ -9,7 +9,7 @@ use reeflow_pipeline::Engine;
 
 use crate::ReportError;
 use crate::chart::{Chart, Kind, Series};
-use crate::sankey::{BalanceRow, Region, Sankey, TradeRow};
+use crate::sankey::{BalanceRow, EndUseRow, Region, Sankey, TradeRow};
 use crate::svg::region_colour;
 
 /// Query results addressed by column name, every column cast to text, Float64 or Int64.
@@ -92,6 +92,40 @@ pub async fn default_year(engine: &Engine) -> Result<i32, ReportError> {
     rows.ints("year").first().copied().flatten().map(|y| y as i32).ok_or(ReportError::NoData)
 }
 
+/// The sources a year's diagram rests on beyond the statistics: the lane rules that moved trade to
+/// another stage, and the end-use shares of each region drawn.
+async fn sources_of_the_year(engine: &Engine, year: i32) -> Result<Vec<String>, ReportError> {
+    let lanes = Rows::query(
+        engine,
+        &format!(
+            "SELECT DISTINCT stage_rule FROM trade_reo WHERE year = {year} AND used_in_model AND stage_rule <> 'code' \
+             ORDER BY stage_rule"
+        ),
+    )
+    .await?;
+    let shares = Rows::query(
+        engine,
+        &format!(
+            "SELECT region, min(shares_basis) AS basis, min(source) AS source FROM demand_by_end_use \
+             WHERE year = {year} AND t_reo IS NOT NULL AND separated_used_t_reo > 0 GROUP BY region ORDER BY region"
+        ),
+    )
+    .await?;
+    let mut notes: Vec<String> = lanes
+        .texts("stage_rule")
+        .into_iter()
+        .flatten()
+        .map(|rule| format!("Lane rule: {}", rule.trim_start_matches("lane: ")))
+        .collect();
+    let (region, basis, source) = (shares.texts("region"), shares.texts("basis"), shares.texts("source"));
+    for i in 0..shares.len() {
+        let region = region[i].clone().unwrap_or_default();
+        let assumed = if basis[i].as_deref() == Some("assumption") { " (world shares stand in)" } else { "" };
+        notes.push(format!("End-use shares of {region}{assumed}: {}", source[i].clone().unwrap_or_default()));
+    }
+    Ok(notes)
+}
+
 /// The flows of one year.
 pub async fn sankey(engine: &Engine, regions: &[Region], year: i32) -> Result<Sankey, ReportError> {
     let balance = Rows::query(
@@ -138,7 +172,28 @@ pub async fn sankey(engine: &Engine, regions: &[Region], year: i32) -> Result<Sa
             high: high[i],
         })
         .collect();
-    let mut sankey = Sankey::build(year, regions.to_vec(), &balance, &trade);
+    let split = Rows::query(
+        engine,
+        &format!(
+            "SELECT region, end_use, route, t_reo, t_reo_low, t_reo_high FROM demand_by_end_use \
+             WHERE year = {year} AND t_reo IS NOT NULL AND separated_used_t_reo > 0 ORDER BY region, route, end_use"
+        ),
+    )
+    .await?;
+    let (region, end_use, route) = (split.texts("region"), split.texts("end_use"), split.texts("route"));
+    let (t_reo, low, high) = (split.numbers("t_reo"), split.numbers("t_reo_low"), split.numbers("t_reo_high"));
+    let end_uses: Vec<EndUseRow> = (0..split.len())
+        .map(|i| EndUseRow {
+            region: region[i].clone().unwrap_or_default(),
+            end_use: end_use[i].clone().unwrap_or_default(),
+            route: route[i].clone().unwrap_or_default(),
+            t_reo: t_reo[i].unwrap_or_default(),
+            low: low[i],
+            high: high[i],
+        })
+        .collect();
+    let mut sankey = Sankey::build(year, regions.to_vec(), &balance, &trade, &end_uses);
+    sankey.notes.extend(sources_of_the_year(engine, year).await?);
     let left_out = Rows::query(
         engine,
         &format!(

@@ -1,9 +1,13 @@
 //! The Sankey diagram of one year: regions × stages (mining → separation → metal → magnet →
 //! demand), in t REO.
 //!
-//! A node is a region's goods of one stage. Links are the model's flows: trade from the exporter's
-//! stage to the importer's next stage (`trade_flows`, central factors), domestic use (the next
-//! stage's input less imports, from `stage_balance`), and the unregistered flow U of each balance
+//! A node is a region's goods of one stage; in the demand column, a region's end use. Links are
+//! the model's flows: trade from the exporter's stage to the importer's next stage (`trade_flows`,
+//! central factors), domestic use (the next stage's input less imports, from `stage_balance`), and
+//! where a region's separated REO is split by end use (`demand_by_end_use`): its separation node
+//! feeds the metal node with the metal and magnet shares (less the separated goods it imports,
+//! which are drawn into the metal node) and each direct end use, the metal node feeds the magnet
+//! node and the alloy end use, the magnet node the magnet end use. The unregistered flow U of each balance
 //! as its own signed node: U > 0 (supply no statistic records) flows into the region's stage from
 //! an "unregistered supply" node drawn just left of the stage's column; U < 0 (registered supply
 //! beyond registered use) leaves it for an "unregistered use" node just right of it. With these,
@@ -23,8 +27,17 @@ pub const STAGES: [&str; 5] = ["mining", "separation", "metal", "magnet", "deman
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Row {
     Region(usize),
+    /// A region's end use in the demand column: (region, end use) by their positions.
+    EndUse(usize, usize),
     UnregisteredSupply,
     UnregisteredUse,
+}
+
+impl Row {
+    /// Regions and end uses are stacked down their column; unregistered nodes sit between columns.
+    fn is_stacked(self) -> bool {
+        matches!(self, Row::Region(_) | Row::EndUse(..))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -52,6 +65,18 @@ pub struct BalanceRow {
     pub unregistered: Option<f64>,
     pub unregistered_low: Option<f64>,
     pub unregistered_high: Option<f64>,
+}
+
+/// One end use of a region's separated REO (`demand_by_end_use`).
+#[derive(Debug, Clone)]
+pub struct EndUseRow {
+    pub region: String,
+    pub end_use: String,
+    /// `direct`, `metal` or `magnet`.
+    pub route: String,
+    pub t_reo: f64,
+    pub low: Option<f64>,
+    pub high: Option<f64>,
 }
 
 /// Trade between two regions in one stage's goods (`trade_flows`, summed).
@@ -97,6 +122,8 @@ pub struct Link {
 pub struct Sankey {
     pub year: i32,
     pub regions: Vec<Region>,
+    /// The end uses drawn in the demand column, in order.
+    pub end_uses: Vec<String>,
     /// Registered production per node, where known.
     pub production: BTreeMap<NodeId, f64>,
     pub links: Vec<Link>,
@@ -114,17 +141,38 @@ const NODE_WIDTH: f64 = 12.0;
 const PADDING: f64 = 12.0;
 
 impl Sankey {
-    /// Derives the links of `year` from the balance and the trade between regions.
-    pub fn build(year: i32, regions: Vec<Region>, balance: &[BalanceRow], trade: &[TradeRow]) -> Self {
+    /// Derives the links of `year` from the balance, the trade between regions and the end-use
+    /// split of each region's separated REO.
+    pub fn build(
+        year: i32,
+        regions: Vec<Region>,
+        balance: &[BalanceRow],
+        trade: &[TradeRow],
+        end_uses: &[EndUseRow],
+    ) -> Self {
         let index: BTreeMap<&str, usize> = regions.iter().enumerate().map(|(i, r)| (r.code.as_str(), i)).collect();
         let column = |stage: &str| STAGES.iter().position(|s| *s == stage);
+        let mut use_names: Vec<String> = Vec::new();
+        for row in end_uses {
+            if !use_names.contains(&row.end_use) {
+                use_names.push(row.end_use.clone());
+            }
+        }
         let mut sankey = Sankey {
             year,
             regions: regions.clone(),
+            end_uses: use_names,
             production: BTreeMap::new(),
             links: Vec::new(),
             notes: Vec::new(),
         };
+        let split: BTreeMap<&str, Vec<&EndUseRow>> = end_uses.iter().fold(BTreeMap::new(), |mut by, row| {
+            by.entry(row.region.as_str()).or_insert_with(Vec::new).push(row);
+            by
+        });
+        // Separated goods imported by a region whose use is split by end use are drawn with the
+        // split (add_end_use_links), not whole into its metal node.
+        let mut split_imports: BTreeMap<usize, Vec<(usize, &TradeRow)>> = BTreeMap::new();
         for flow in trade {
             let (Some(&from), Some(&to), Some(stage)) =
                 (index.get(flow.exporter.as_str()), index.get(flow.importer.as_str()), column(&flow.stage))
@@ -132,6 +180,10 @@ impl Sankey {
                 continue;
             };
             if stage + 1 >= STAGES.len() || flow.t_reo <= 0.0 {
+                continue;
+            }
+            if flow.stage == "separation" && split.contains_key(flow.importer.as_str()) {
+                split_imports.entry(to).or_default().push((from, flow));
                 continue;
             }
             sankey.links.push(Link {
@@ -143,6 +195,11 @@ impl Sankey {
                 high: flow.high,
             });
         }
+        for (region_code, rows) in &split {
+            let Some(&region) = index.get(region_code) else { continue };
+            let imports = split_imports.remove(&region).unwrap_or_default();
+            sankey.add_end_use_links(region, rows, &imports);
+        }
         for row in balance {
             let (Some(&region), Some(stage)) = (index.get(row.region.as_str()), column(&row.stage)) else { continue };
             let node = NodeId { row: Row::Region(region), column: stage };
@@ -152,10 +209,14 @@ impl Sankey {
             if stage + 1 >= STAGES.len() {
                 continue;
             }
+            // A region whose separated REO is split by end use gets its separation, metal and
+            // magnet outflows from the split (add_end_use_links); its U is still drawn below.
+            let from_split = stage >= 1 && split.contains_key(row.region.as_str());
             let next = NodeId { row: Row::Region(region), column: stage + 1 };
             // Domestic use: what the next stage takes beyond its imports; without a balance, what
             // production leaves after exports.
             let domestic = match (row.next_stage_input, row.imports, row.production, row.exports) {
+                _ if from_split => 0.0,
                 (Some(input), Some(imports), _, _) => input - imports,
                 (_, _, Some(production), Some(exports)) => production - exports,
                 (_, _, Some(production), None) if production > 0.0 => {
@@ -200,6 +261,73 @@ impl Sankey {
         sankey
     }
 
+    /// The links of one region's end-use split (see the module documentation). The region uses C
+    /// t of separated REO (the sum of its end uses); each end use takes its share of C, from the
+    /// region's own separation node and from the exporters of the separated goods it imports
+    /// (`imports`: exporter row and flow), in proportion. Imports beyond C (re-exported) are not
+    /// drawn, and a note says so.
+    fn add_end_use_links(&mut self, region: usize, rows: &[&EndUseRow], imports: &[(usize, &TradeRow)]) {
+        let node = |column: usize| NodeId { row: Row::Region(region), column };
+        let demand = |use_index: usize| NodeId { row: Row::EndUse(region, use_index), column: STAGES.len() - 1 };
+        let used: f64 = rows.iter().map(|r| r.t_reo).sum();
+        let imported: f64 = imports.iter().map(|(_, flow)| flow.t_reo).sum();
+        if used <= 0.0 {
+            return;
+        }
+        // The part of each imported tonne the region uses, and what its own separation gives.
+        let drawn = if imported > used { used / imported } else { 1.0 };
+        let own = (used - imported).max(0.0);
+        if imported > used {
+            self.notes.push(format!(
+                "{} separation: it imports {} t of separated goods and uses {} t; the rest (re-exported) is not drawn",
+                self.regions[region].code,
+                crate::svg::tonnes(imported),
+                crate::svg::tonnes(used)
+            ));
+        }
+        let mut links = Vec::new();
+        let mut push = |from: NodeId, to: NodeId, kind: LinkKind, t_reo: f64, low: Option<f64>, high: Option<f64>| {
+            if t_reo > 0.0 {
+                links.push(Link { from, to, kind, t_reo, low, high });
+            }
+        };
+        let route_share = |routes: &[&str]| -> f64 {
+            rows.iter().filter(|r| routes.contains(&r.route.as_str())).map(|r| r.t_reo).sum::<f64>() / used
+        };
+        let metal_share = route_share(&["metal", "magnet"]);
+        // Into the metal node: the metal and magnet shares of the own output and of the imports.
+        push(node(1), node(2), LinkKind::Domestic, own * metal_share, None, None);
+        for (exporter, flow) in imports {
+            let from = NodeId { row: Row::Region(*exporter), column: 1 };
+            let scaled = |v: Option<f64>, share: f64| v.map(|v| v * drawn * share);
+            push(from, node(2), LinkKind::Trade, flow.t_reo * drawn * metal_share, None, None);
+            for row in rows.iter().filter(|r| r.route == "direct") {
+                let Some(use_index) = self.end_uses.iter().position(|u| *u == row.end_use) else { continue };
+                let share = row.t_reo / used;
+                push(
+                    from,
+                    demand(use_index),
+                    LinkKind::Trade,
+                    flow.t_reo * drawn * share,
+                    scaled(flow.low, share),
+                    scaled(flow.high, share),
+                );
+            }
+        }
+        push(node(2), node(3), LinkKind::Domestic, used * route_share(&["magnet"]), None, None);
+        for row in rows {
+            let Some(use_index) = self.end_uses.iter().position(|u| *u == row.end_use) else { continue };
+            let (from, t_reo) = match row.route.as_str() {
+                "magnet" => (node(3), row.t_reo),
+                "metal" => (node(2), row.t_reo),
+                // Direct uses: the own output's part here, the imports' part above.
+                _ => (node(1), own * row.t_reo / used),
+            };
+            push(from, demand(use_index), LinkKind::Domestic, t_reo, None, None);
+        }
+        self.links.extend(links);
+    }
+
     /// Each node's height in t REO: its registered production, or what flows in or out if more.
     pub fn node_values(&self) -> BTreeMap<NodeId, f64> {
         let mut values: BTreeMap<NodeId, (f64, f64)> = BTreeMap::new();
@@ -223,17 +351,14 @@ impl Sankey {
         let mut fullest: f64 = 0.0;
         let mut most_nodes = 1usize;
         for column in 0..STAGES.len() {
-            let in_column: Vec<f64> = values
-                .iter()
-                .filter(|(n, _)| n.column == column && matches!(n.row, Row::Region(_)))
-                .map(|(_, v)| *v)
-                .collect();
+            let in_column: Vec<f64> =
+                values.iter().filter(|(n, _)| n.column == column && n.row.is_stacked()).map(|(_, v)| *v).collect();
             fullest = fullest.max(in_column.iter().sum());
             most_nodes = most_nodes.max(in_column.len());
         }
         let room = HEIGHT - TOP - BOTTOM - PADDING * (most_nodes.saturating_sub(1)) as f64;
         let largest_unregistered =
-            values.iter().filter(|(n, _)| !matches!(n.row, Row::Region(_))).map(|(_, v)| *v).fold(0.0, f64::max);
+            values.iter().filter(|(n, _)| !n.row.is_stacked()).map(|(_, v)| *v).fold(0.0, f64::max);
         let mut scale = if fullest > 0.0 { room / fullest } else { 1.0 };
         if largest_unregistered * scale > HEIGHT - TOP - BOTTOM {
             scale = (HEIGHT - TOP - BOTTOM) / largest_unregistered;
@@ -247,7 +372,7 @@ impl Sankey {
         let spacing = (WIDTH - LEFT - RIGHT - NODE_WIDTH) / (STAGES.len() - 1) as f64;
         let column = LEFT + node.column as f64 * spacing;
         match node.row {
-            Row::Region(_) => column,
+            Row::Region(_) | Row::EndUse(..) => column,
             Row::UnregisteredSupply => column - spacing / 2.0,
             Row::UnregisteredUse => column + spacing / 2.0,
         }
@@ -256,6 +381,10 @@ impl Sankey {
     fn label(&self, node: NodeId) -> (String, String) {
         match node.row {
             Row::Region(index) => (self.regions[index].code.clone(), self.regions[index].name.clone()),
+            Row::EndUse(index, end_use) => {
+                let name = self.end_uses[end_use].replace('_', " ");
+                (format!("{} {name}", self.regions[index].code), format!("{} {name}", self.regions[index].name))
+            }
             Row::UnregisteredSupply => ("unregistered supply".into(), "Unregistered supply (U > 0)".into()),
             Row::UnregisteredUse => ("unregistered use".into(), "Unregistered use (U < 0)".into()),
         }
@@ -263,7 +392,7 @@ impl Sankey {
 
     fn colour(&self, row: Row) -> &'static str {
         match row {
-            Row::Region(index) => region_colour(index),
+            Row::Region(index) | Row::EndUse(index, _) => region_colour(index),
             Row::UnregisteredSupply => UNREGISTERED_SUPPLY,
             Row::UnregisteredUse => UNREGISTERED_USE,
         }
@@ -283,7 +412,7 @@ impl Sankey {
         for column in 0..STAGES.len() {
             let mut y = TOP;
             for (node, value) in values.iter().filter(|(n, _)| n.column == column) {
-                if matches!(node.row, Row::Region(_)) {
+                if node.row.is_stacked() {
                     top.insert(*node, y);
                     y += value * scale + PADDING;
                 } else {
@@ -302,11 +431,20 @@ impl Sankey {
         );
         let _ = writeln!(svg, "<rect width=\"{WIDTH}\" height=\"{HEIGHT}\" fill=\"#ffffff\"/>");
         for (column, stage) in STAGES.iter().enumerate() {
+            let x = px(Self::node_x(NodeId { row: Row::Region(0), column }));
             let _ = writeln!(
                 svg,
-                "<text class=\"column\" x=\"{}\" y=\"24\" font-size=\"13\" font-weight=\"bold\">{stage}</text>",
-                px(Self::node_x(NodeId { row: Row::Region(0), column }))
+                "<text class=\"column\" x=\"{x}\" y=\"24\" font-size=\"13\" font-weight=\"bold\">{stage}</text>"
             );
+            // A column without nodes says so rather than standing empty.
+            if !values.keys().any(|n| n.column == column && n.row.is_stacked()) {
+                let _ = writeln!(
+                    svg,
+                    "<text class=\"no-data\" x=\"{x}\" y=\"{}\" fill=\"#777\" font-style=\"italic\">no data for this stage in {}</text>",
+                    px(TOP + 14.0),
+                    self.year
+                );
+            }
         }
         // Links: outgoing stacked in target order, incoming in source order.
         let mut out_offset: BTreeMap<NodeId, f64> = BTreeMap::new();
@@ -360,12 +498,12 @@ impl Sankey {
         for (node, value) in &values {
             let (code, name) = self.label(*node);
             let (x, y, height) = (Self::node_x(*node), top[node], value * scale);
-            let unregistered = !matches!(node.row, Row::Region(_));
+            let unregistered = !node.row.is_stacked();
             let fill = if unregistered { "url(#hatch)" } else { self.colour(node.row) };
             let signed = match node.row {
                 Row::UnregisteredSupply => format!("+{}", tonnes(*value)),
                 Row::UnregisteredUse => format!("-{}", tonnes(*value)),
-                Row::Region(_) => tonnes(*value),
+                Row::Region(_) | Row::EndUse(..) => tonnes(*value),
             };
             let production = self
                 .production
@@ -452,7 +590,7 @@ mod tests {
         // The US mines 100, exports 60 to China, separates 40. China mines 200, imports the 60,
         // separates 230: U = 230 - 260 = -30 leaves China's mining for unregistered use.
         let balance = vec![balance("USA", 100.0, 0.0, 60.0, 40.0), balance("CHN", 200.0, 60.0, 0.0, 230.0)];
-        let sankey = Sankey::build(2022, regions(), &balance, &us_to_china(60.0));
+        let sankey = Sankey::build(2022, regions(), &balance, &us_to_china(60.0), &[]);
         let of = |kind: LinkKind, from: Row| {
             sankey.links.iter().find(|l| l.kind == kind && l.from.row == from).unwrap().t_reo
         };
@@ -474,7 +612,7 @@ mod tests {
     #[test]
     fn every_link_is_as_wide_as_its_tonnes_on_one_scale() {
         // Exports of 60 and 45 separated from 100 mined: U = +5 flows into US mining.
-        let sankey = Sankey::build(2022, regions(), &[balance("USA", 100.0, 0.0, 60.0, 45.0)], &us_to_china(60.0));
+        let sankey = Sankey::build(2022, regions(), &[balance("USA", 100.0, 0.0, 60.0, 45.0)], &us_to_china(60.0), &[]);
         let svg = sankey.to_svg();
         let scale = sankey.scale();
         let mut links = 0;
@@ -498,9 +636,50 @@ mod tests {
             production: Some(100.0),
             ..BalanceRow::default()
         };
-        let sankey = Sankey::build(2022, regions(), &[row], &[]);
+        let sankey = Sankey::build(2022, regions(), &[row], &[], &[]);
         assert!(sankey.links.is_empty());
         assert_eq!(sankey.notes, vec!["USA mining: exports unknown, so its domestic use is not drawn"]);
         assert_eq!(sankey.node_values()[&NodeId { row: Row::Region(0), column: 0 }], 100.0);
+    }
+
+    #[test]
+    fn separated_rare_earths_split_between_metal_and_direct_end_uses() {
+        // China separates 200 and imports 10 of separated goods (drawn into its metal node): 35 %
+        // magnets and 65 % catalysts of the 210 it uses.
+        let separation = BalanceRow {
+            region: "CHN".into(),
+            stage: "separation".into(),
+            production: Some(200.0),
+            ..BalanceRow::default()
+        };
+        let imports = vec![TradeRow {
+            exporter: "USA".into(),
+            importer: "CHN".into(),
+            stage: "separation".into(),
+            t_reo: 10.0,
+            low: None,
+            high: None,
+        }];
+        let end_use = |name: &str, route: &str, t_reo: f64| EndUseRow {
+            region: "CHN".into(),
+            end_use: name.into(),
+            route: route.into(),
+            t_reo,
+            low: None,
+            high: None,
+        };
+        let split = [end_use("magnets", "magnet", 73.5), end_use("catalysts", "direct", 136.5)];
+        let sankey = Sankey::build(2022, regions(), &[separation], &imports, &split);
+        let values = sankey.node_values();
+        let china = |column: usize| NodeId { row: Row::Region(1), column };
+        assert_eq!(values[&china(2)], 73.5, "the metal node is the metal share, imports included");
+        assert_eq!(values[&china(3)], 73.5);
+        let demand = |use_index: usize| values[&NodeId { row: Row::EndUse(1, use_index), column: 4 }];
+        assert_eq!((demand(0), demand(1)), (73.5, 136.5));
+        let svg = sankey.to_svg();
+        assert!(svg.contains("data-node=\"CHN catalysts:demand\""), "{svg}");
+        assert_eq!(svg.matches("no data for this stage").count(), 1, "only the mining column is empty here");
+        let empty = Sankey::build(2022, regions(), &[], &[], &[]).to_svg();
+        assert_eq!(empty.matches("no data for this stage in 2022").count(), STAGES.len());
     }
 }
