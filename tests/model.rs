@@ -307,3 +307,33 @@ fn end_use_shares_that_do_not_add_up_fail_the_run_naming_the_region_and_year() {
     assert!(out.contains("| USA    | 2020 | 1.05"), "{out}");
     assert!(out.contains("NOT PUBLISHED"), "{out}");
 }
+
+#[test]
+fn chinas_mining_stage_has_a_balance_in_every_year_with_a_separation_quota() {
+    // Every year with a smelting-and-separation quota (tests/data/compiled-china-quotas, or a
+    // config entry that cites its page) gives China's mining stage a U, with the quota's page in
+    // the row's provenance.
+    let quota_years = query(
+        model(),
+        "SELECT year, source FROM production_by_stage WHERE country_iso3 = 'CHN' AND stage = 'separation' \
+         AND flag = 'quota' ORDER BY year",
+    );
+    let years: Vec<i64> = quota_years.iter().map(|r| r["year"].as_i64().unwrap()).collect();
+    assert_eq!(years, vec![2011, 2017, 2018, 2019, 2020, 2021, 2022, 2023, 2024]);
+    let rows = query(
+        model(),
+        "SELECT year, next_stage_input_t_reo, unregistered_t_reo, next_stage_sources FROM stage_balance \
+         WHERE region = 'CHN' AND stage = 'mining' AND year IN (SELECT year FROM production_by_stage \
+         WHERE country_iso3 = 'CHN' AND stage = 'separation' AND flag = 'quota') ORDER BY year",
+    );
+    assert_eq!(rows.len(), years.len());
+    for (row, quota) in rows.iter().zip(&quota_years) {
+        assert!(row["unregistered_t_reo"].is_f64(), "{row}");
+        let source = quota["source"].as_str().unwrap();
+        assert!(source.contains("http"), "{quota}");
+        assert_eq!(row["next_stage_sources"].as_str(), Some(source), "{row}");
+    }
+    // 2011 from the compiled list: 90,400 t (MIIT, as reported by Business Standard).
+    assert_eq!(rows[0]["next_stage_input_t_reo"], 90_400.0);
+    assert!(rows[0]["next_stage_sources"].as_str().unwrap().contains("business-standard.com"));
+}

@@ -55,6 +55,8 @@ imports_complete = "True when the region's own customs reported every heading of
 exports_complete = "The same for exports."
 assumptions = "The assumptions (config/model.toml) used for this row, as term: reason."
 inputs = "Where the production terms come from: the editions used, 'assumption', or why they are unknown ('withheld: a member's figure is W or NA', 'not listed')."
+production_sources = "Publishers or pages of the production figures used (production_by_stage.source; for China's quotas, the page the figure was read from)."
+next_stage_sources = "The same for the next stage's production."
 complete = "True when every term is data from the region's own statistics (no assumption, no partner-only trade)."
 */
 WITH years AS (
@@ -74,7 +76,8 @@ region_production AS (
     -- A region's output: null when one of its countries' figures is withheld (W, NA).
     SELECT p.region, p.year, p.stage,
            CASE WHEN count(p.t_reo) = count(*) THEN sum(p.t_reo) END AS t_reo,
-           array_to_string(array_sort(array_distinct(array_agg(p.edition))), ',') AS editions
+           array_to_string(array_sort(array_distinct(array_agg(p.edition))), ',') AS editions,
+           array_to_string(array_sort(array_distinct(array_agg(p.source))), ' | ') AS sources
     FROM production_by_stage AS p
     WHERE p.country_iso3 <> 'WLD'
     GROUP BY p.region, p.year, p.stage
@@ -101,7 +104,8 @@ production AS (
                 WHEN p.editions IS NOT NULL THEN concat('withheld: a member''s figure is W or NA in ', p.editions)
                 WHEN a.t_reo IS NOT NULL THEN 'assumption'
                 ELSE 'not listed' END AS editions,
-           CASE WHEN p.editions IS NULL THEN a.reason END AS assumption
+           CASE WHEN p.editions IS NULL THEN a.reason END AS assumption,
+           p.sources
     FROM production_keys AS k
     LEFT JOIN region_production AS p ON p.region = k.region AND p.year = k.year AND p.stage = k.stage
     LEFT JOIN assumed_production AS a ON a.region = k.region AND a.year = k.year AND a.stage = k.stage
@@ -169,7 +173,9 @@ terms AS (
             asc_.reason) AS assumptions,
         concat('production: ', COALESCE(p.editions, 'not listed'), '; next stage: ', COALESCE(n.editions, 'not listed'))
             AS inputs,
-        p.assumption IS NULL AND n.assumption IS NULL AS production_from_data
+        p.assumption IS NULL AND n.assumption IS NULL AS production_from_data,
+        p.sources AS production_sources,
+        n.sources AS next_stage_sources
     FROM grid AS g
     LEFT JOIN production AS p ON p.region = g.region AND p.year = g.year AND p.stage = g.stage
     LEFT JOIN production AS n ON n.region = g.region AND n.year = g.year AND n.stage = g.next_stage
@@ -201,6 +207,8 @@ SELECT
     imports_basis, exports_basis, imports_complete, exports_complete,
     NULLIF(assumptions, '') AS assumptions,
     inputs,
+    production_sources,
+    next_stage_sources,
     (imports_basis = 'trade' AND exports_basis = 'trade' AND imports_complete AND exports_complete
      AND production_t_reo IS NOT NULL AND next_stage_input_t_reo IS NOT NULL AND production_from_data) AS complete
 FROM terms

@@ -30,6 +30,8 @@ pub enum Format {
     ComtradeReference,
     /// The compiled USGS 2000-2017 production figures.
     CompiledProduction,
+    /// China's quota announcements, compiled with their URLs.
+    ChinaQuotas,
 }
 
 impl Format {
@@ -45,6 +47,7 @@ impl Format {
             Format::ComtradeCsv => "comtrade-csv",
             Format::ComtradeReference => "comtrade-reference-csv",
             Format::CompiledProduction => "compiled-production-csv",
+            Format::ChinaQuotas => "compiled-china-quotas-csv",
         }
     }
 }
@@ -134,6 +137,8 @@ fn classify_csv(name: &str) -> std::result::Result<Format, &'static str> {
         Ok(Format::ComtradeCsv)
     } else if name == "production_by_country.csv" {
         Ok(Format::CompiledProduction)
+    } else if name == "china_ree_quotas.csv" {
+        Ok(Format::ChinaQuotas)
     } else if name == "country_area_code_iso.csv" {
         Err("Comtrade code-to-ISO3 list: the same codes as the ISO3 columns of Reporters.csv and partnerAreas.csv")
     } else if name == "tradedataitems.csv" {

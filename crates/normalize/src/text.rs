@@ -74,13 +74,19 @@ impl CsvTable {
             header.pop();
         }
         let mut records = Vec::new();
+        // Newlines before byte `counted` have been counted into `line` (1-based).
+        let (mut line, mut counted) = (1u64, 0usize);
         loop {
-            // Before a read, the reader's line is where the previous record ended (csv consumes a
-            // record's line terminator lazily), so this record starts on the next line.
-            let line = reader.position().line() + 1;
             if !reader.read_record(&mut row).map_err(|e| csv_error(path, &e))? {
                 break;
             }
+            // The line the record starts on, counted from its byte offset: the reader's own line
+            // count lags by one after a CRLF (it consumes the LF lazily) and not after an LF.
+            let offset = row.position().map_or(text.len(), |p| p.byte() as usize);
+            let start = offset
+                + text.as_bytes()[offset.min(text.len())..].iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
+            line += text.as_bytes()[counted..start].iter().filter(|b| **b == b'\n').count() as u64;
+            counted = start;
             let fields: Vec<String> = row.iter().map(str::to_string).collect();
             if let Some((index, extra)) =
                 fields.iter().enumerate().skip(header.len()).find(|(_, f)| !f.trim().is_empty())
@@ -163,6 +169,9 @@ mod tests {
         assert_eq!(table.records.len(), 2);
         assert!(table.records[1].is_blank());
         assert_eq!(table.records[0].line, 2);
+        // LF endings and a quoted field over two lines: each record keeps the line it starts on.
+        let table = CsvTable::parse(Path::new("x.csv"), "A,B\n1,\"two\nlines\"\n3,4\n").unwrap();
+        assert_eq!(table.records.iter().map(|r| r.line).collect::<Vec<_>>(), vec![2, 4]);
     }
 
     #[test]

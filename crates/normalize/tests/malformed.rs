@@ -83,3 +83,18 @@ fn empty_raw_folder_says_what_it_expected() {
     let error = error_for(dir.path());
     assert!(error.contains("holds no file reeflow can read"), "{error}");
 }
+
+#[test]
+fn quota_list_with_an_unknown_quota_type() {
+    let (dir, path) = broken_copy("compiled-china-quotas/china_ree_quotas.csv", "china_ree_quotas.csv", |b| {
+        String::from_utf8(b).unwrap().replacen("2011,smelting_separation,", "2011,refining,", 1).into_bytes()
+    });
+    let error = error_for(dir.path());
+    assert!(error.starts_with(&path.display().to_string()), "{error}");
+    assert!(
+        error.contains(
+            "line 7, column \"quota_type\": expected one of mining, smelting_separation, export, found \"refining\""
+        ),
+        "{error}"
+    );
+}

@@ -97,6 +97,31 @@ fn mcs2026_long_release_and_ds140_history() {
 }
 
 #[test]
+fn chinas_separation_quotas_are_production_with_their_pages() {
+    let n = normalized();
+    // The compiled quota announcements: yearly smelting-and-separation totals become separation
+    // output with the page they were read from; first batches and mining or export quotas do not.
+    let quota = |year: i32| production(n, &format!("MIIT{year}"), "CHN", year);
+    let y2021 = quota(2021);
+    assert_eq!(y2021.len(), 1);
+    assert_eq!(
+        (y2021[0].stage.as_str(), y2021[0].t_reo, y2021[0].flag.as_deref()),
+        ("separation", Some(162_000.0), Some("quota"))
+    );
+    assert!(y2021[0].provenance.source.starts_with("https://nationalpost.com/"), "{:?}", y2021[0].provenance);
+    assert_eq!(quota(2011)[0].t_reo, Some(90_400.0));
+    assert_eq!(quota(2024)[0].t_reo, Some(254_000.0));
+    assert!(quota(2022).is_empty(), "2022 has only a first batch (97,200 t), not the year's total");
+    let file = n.files.iter().find(|f| f.file.ends_with("china_ree_quotas.csv")).unwrap();
+    assert_eq!(file.production, 3);
+    assert!(
+        file.skipped.iter().any(|(reason, count)| reason.starts_with("first batch") && *count == 6),
+        "{:?}",
+        file.skipped
+    );
+}
+
+#[test]
 fn salient_tokens_become_flags() {
     let n = normalized();
     assert_eq!(salient(n, "MCS2023", "exports_ores_compounds", 2018).value, Some(17_900.0));

@@ -9,6 +9,7 @@ pub mod mcs_long;
 pub mod mcs_salient;
 pub mod mcs_world;
 pub mod myb;
+pub mod quotas;
 pub mod usitc;
 
 use reeflow_model::Provenance;
@@ -50,6 +51,7 @@ pub fn read(format: Format, file: &RawFile, bytes: &[u8], options: &NormalizeOpt
         Format::ComtradeCsv => comtrade::read_csv(file, options),
         Format::ComtradeReference => comtrade_ref::read(file),
         Format::CompiledProduction => compiled::read(file),
+        Format::ChinaQuotas => quotas::read(file),
     }
 }
 
