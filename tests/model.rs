@@ -287,16 +287,13 @@ fn separated_rare_earths_are_split_by_end_use_and_us_demand_meets_usgs() {
 
 #[test]
 fn end_use_shares_that_do_not_add_up_fail_the_run_naming_the_region_and_year() {
-    let text = std::fs::read_to_string(repo().join("config/model.toml")).unwrap();
-    let broken = text.replacen(
-        "shares = { catalysts = 0.75, ceramics_glass = 0.06",
-        "shares = { catalysts = 0.80, ceramics_glass = 0.06",
-        1,
-    );
-    assert_ne!(broken, text, "the shipped US 2020 shares moved; update this test");
-    let dir = tempfile::tempdir().unwrap();
-    let model_file = dir.path().join("model.toml");
-    std::fs::write(&model_file, broken).unwrap();
+    let (_dir, model_file) = model_file_with(|text| {
+        text.replacen(
+            "shares = { catalysts = 0.75, ceramics_glass = 0.06",
+            "shares = { catalysts = 0.80, ceramics_glass = 0.06",
+            1,
+        )
+    });
     let data = bundled_snapshot_data_dir();
     let run = reeflow_with_model(data.path(), &model_file, &["run"]);
     assert_eq!(run.status.code(), Some(1), "{}", String::from_utf8_lossy(&run.stderr));
@@ -336,4 +333,97 @@ fn chinas_mining_stage_has_a_balance_in_every_year_with_a_separation_quota() {
     // 2011 from the compiled list: 90,400 t (MIIT, as reported by Business Standard).
     assert_eq!(rows[0]["next_stage_input_t_reo"], 90_400.0);
     assert!(rows[0]["next_stage_sources"].as_str().unwrap().contains("business-standard.com"));
+}
+
+/// The shipped model file with `edit` applied, written to a temporary folder.
+fn model_file_with(edit: impl FnOnce(String) -> String) -> (tempfile::TempDir, std::path::PathBuf) {
+    let text = std::fs::read_to_string(repo().join("config/model.toml")).unwrap();
+    let changed = edit(text.clone());
+    assert_ne!(changed, text, "the edit changed nothing: the shipped file moved; update this test");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.toml");
+    std::fs::write(&path, changed).unwrap();
+    (dir, path)
+}
+
+#[test]
+fn u_has_a_90_percent_interval_narrower_than_the_extremes_for_the_us_mining_stage() {
+    let rows = query(
+        model(),
+        "SELECT year, unregistered_t_reo, u_p05_t_reo, u_p95_t_reo, p_positive, stage_balance_low_high_width \
+         FROM unregistered_uncertainty WHERE region = 'USA' AND stage = 'mining' AND year BETWEEN 2018 AND 2022 \
+         ORDER BY year",
+    );
+    assert_eq!(rows.len(), 5);
+    for row in &rows {
+        let (u, p05, p95) = (f64_of(row, "unregistered_t_reo"), f64_of(row, "u_p05_t_reo"), f64_of(row, "u_p95_t_reo"));
+        assert!(p05 <= u && u <= p95, "the central U lies in the interval: {row}");
+        assert!(
+            p95 - p05 < f64_of(row, "stage_balance_low_high_width"),
+            "narrower than all inputs at their extremes: {row}"
+        );
+    }
+    // 2018: the US mined 14,000 t and shipped 19,594 t (central factor): more left than was mined.
+    assert!(f64_of(&rows[0], "p_positive") > 0.95, "{}", rows[0]);
+}
+
+#[test]
+fn exact_inputs_give_a_zero_width_interval() {
+    // Every rule's sd 0 and every factor range closed on its middle: U has no spread.
+    let (_dir, model_file) = model_file_with(|text| {
+        let mut blocks: Vec<String> = Vec::new();
+        for block in text.split("\n\n") {
+            let mid = block.lines().find_map(|l| l.strip_prefix("reo_mid = ")).map(str::to_string);
+            let lines: Vec<String> = block
+                .lines()
+                .map(|line| match (&mid, line) {
+                    (Some(mid), l) if l.starts_with("reo_low = ") => format!("reo_low = {mid}"),
+                    (Some(mid), l) if l.starts_with("reo_high = ") => format!("reo_high = {mid}"),
+                    (_, l) if l.starts_with("relative_sd = ") => "relative_sd = 0.0".to_string(),
+                    (_, l) => l.to_string(),
+                })
+                .collect();
+            blocks.push(lines.join("\n"));
+        }
+        blocks.join("\n\n")
+    });
+    let data = bundled_snapshot_data_dir();
+    let run = reeflow_with_model(data.path(), &model_file, &["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+    let rows = query(data.path(), "SELECT * FROM unregistered_uncertainty");
+    assert!(rows.len() > 20);
+    for row in &rows {
+        let u = f64_of(row, "unregistered_t_reo");
+        assert!(
+            (f64_of(row, "u_p05_t_reo") - u).abs() < 1e-6 && (f64_of(row, "u_p95_t_reo") - u).abs() < 1e-6,
+            "{row}"
+        );
+        assert_eq!(row["significant"], u != 0.0, "{row}");
+    }
+}
+
+#[test]
+fn a_planted_20_kt_imbalance_is_significant_and_a_50_t_one_is_not() {
+    // Myanmar's 2022 mining balance is near zero (U = -147 t, mine output against shipments). A
+    // planted unregistered use of 20,000 t stands out of its noise; one of 50 t does not.
+    let significant = |tonnes: u32| -> bool {
+        let (_dir, model_file) = model_file_with(|text| {
+            format!(
+                "{text}\n[[assumption]]\nregion = \"MMR\"\nstage = \"mining\"\nterm = \"stock_change\"\nfirst_year = 2022\n\
+                 last_year = 2022\nt_reo = {tonnes}\nreason = \"planted by a test\"\n"
+            )
+        });
+        let data = bundled_snapshot_data_dir();
+        let run = reeflow_with_model(data.path(), &model_file, &["run"]);
+        assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+        let row = &query(
+            data.path(),
+            "SELECT unregistered_t_reo, significant FROM unregistered_uncertainty \
+             WHERE region = 'MMR' AND year = 2022 AND stage = 'mining'",
+        )[0];
+        assert!((f64_of(row, "unregistered_t_reo") - (f64::from(tonnes) - 147.0)).abs() < 1.0, "{row}");
+        row["significant"].as_bool().unwrap()
+    };
+    assert!(significant(20_000));
+    assert!(!significant(50));
 }

@@ -121,6 +121,12 @@ impl EngineOptions {
         ctx.register_udaf(datafusion::logical_expr::AggregateUDF::from(crate::exact_sum::ExactSum::default()));
         // The HS heading of a code, fast on the every-row filters of world trade tables.
         ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(crate::hs_heading::HsHeading::default()));
+        // Seeded draws for Monte Carlo stages: a pure function of seed, key and draw number.
+        for distribution in [crate::random_draw::Distribution::Uniform, crate::random_draw::Distribution::Normal] {
+            ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(crate::random_draw::RandomDraw::new(
+                distribution,
+            )));
+        }
         ctx
     }
 }

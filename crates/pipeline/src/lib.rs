@@ -7,8 +7,9 @@
 //! registered by name, checks run on each result before it is published, atomic outputs under
 //! `data/out/<stage>/` with a manifest of content hashes that makes unchanged stages skip, run
 //! records, the stage catalogue and read-only ad hoc SQL. Domain formulas live in the SQL files,
-//! never here; the engine only adds two SQL functions the stages lean on at scale: an
-//! order-independent `sum` ([`exact_sum`]) and `hs_heading` ([`hs_heading`]).
+//! never here; the engine only adds SQL functions plain SQL lacks: an order-independent `sum`
+//! ([`exact_sum`]), `hs_heading` ([`hs_heading`]) and seeded draws for Monte Carlo stages
+//! ([`random_draw`]).
 
 pub mod checks;
 pub mod docs;
@@ -17,6 +18,7 @@ pub mod error;
 pub mod exact_sum;
 pub mod hs_heading;
 pub mod output;
+pub mod random_draw;
 pub mod runner;
 pub mod stage;
 pub mod state;

@@ -60,6 +60,22 @@ pub struct ModelConfig {
     pub end_uses: Vec<EndUse>,
     #[serde(rename = "end_use_shares", default)]
     pub end_use_shares: Vec<EndUseShares>,
+    #[serde(rename = "uncertainty", default)]
+    pub uncertainty: Vec<UncertaintyRule>,
+}
+
+/// The relative standard deviation of one kind of input, with the reason for it.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UncertaintyRule {
+    /// `trade_weight` (a report's weight) or `production` (a production figure).
+    pub input: String,
+    /// Which figures: for trade_weight `reported` or `estimated`; for production `reported`,
+    /// `estimated` (USGS `e`) or `quota`.
+    pub figures: String,
+    /// One standard deviation as a fraction of the figure.
+    pub relative_sd: f64,
+    pub reason: String,
 }
 
 /// Model-wide settings (one row of `ref_settings`).
@@ -75,6 +91,10 @@ pub struct Settings {
     pub partner_sum_tolerance: f64,
     /// Sources in order of preference when two report the same side of one flow.
     pub source_precedence: Vec<String>,
+    /// Seed of the Monte Carlo draws (the same seed gives the same bytes).
+    pub monte_carlo_seed: i32,
+    /// Number of Monte Carlo draws.
+    pub monte_carlo_draws: i32,
 }
 
 /// One HS code: its stage and REO content per kg of product.
@@ -205,6 +225,8 @@ pub struct ProductionEntry {
 
 const TERMS: [&str; 4] = ["production", "imports", "exports", "stock_change"];
 const ROUTES: [&str; 3] = ["direct", "metal", "magnet"];
+const UNCERTAINTY_CASES: [(&str, &[&str]); 2] =
+    [("trade_weight", &["reported", "estimated"]), ("production", &["reported", "estimated", "quota"])];
 const REPORTED_BY: [&str; 3] = ["exporter", "importer", "both"];
 
 impl ModelConfig {
@@ -346,6 +368,39 @@ impl ModelConfig {
                 return Err(invalid(entry, "overlaps another entry's years for the same region".into()));
             }
         }
+        if self.settings.monte_carlo_draws < 100 {
+            return Err(invalid(
+                "[settings] monte_carlo_draws".into(),
+                "must be at least 100 (the 5th and 95th percentiles need draws beyond them)".into(),
+            ));
+        }
+        for (input, cases) in UNCERTAINTY_CASES {
+            for case in cases {
+                let rules = self.uncertainty.iter().filter(|r| r.input == input && r.figures == *case).count();
+                if rules != 1 {
+                    return Err(invalid(
+                        format!("[[uncertainty]] {input} {case}"),
+                        format!("needs exactly one entry, found {rules}"),
+                    ));
+                }
+            }
+        }
+        for rule in &self.uncertainty {
+            let entry = format!("[[uncertainty]] {} {}", rule.input, rule.figures);
+            if !UNCERTAINTY_CASES
+                .iter()
+                .any(|(input, cases)| *input == rule.input && cases.contains(&rule.figures.as_str()))
+            {
+                return Err(invalid(
+                    entry,
+                    "input and figures must be trade_weight reported|estimated or production reported|estimated|quota"
+                        .into(),
+                ));
+            }
+            if !(0.0..1.0).contains(&rule.relative_sd) {
+                return Err(invalid(entry, "relative_sd must be at least 0 and below 1".into()));
+            }
+        }
         for entry in &self.production {
             let name = format!("[[production]] {} {} {}", entry.country_iso3, entry.stage, entry.year);
             if !stage_ok(&entry.stage) {
@@ -417,6 +472,7 @@ impl ModelConfig {
             batch("ref_production", &production)?,
             batch("ref_goods", &self.goods)?,
             batch("ref_end_use_shares", &self.end_use_share_rows())?,
+            batch("ref_uncertainty", &self.uncertainty)?,
         ])
     }
 }
@@ -540,6 +596,8 @@ pub struct SettingsRow {
     pub world_total_tolerance: f64,
     pub partner_sum_tolerance: f64,
     pub source_precedence: String,
+    pub monte_carlo_seed: i32,
+    pub monte_carlo_draws: i32,
 }
 
 impl From<&Settings> for SettingsRow {
@@ -549,7 +607,22 @@ impl From<&Settings> for SettingsRow {
             world_total_tolerance: s.world_total_tolerance,
             partner_sum_tolerance: s.partner_sum_tolerance,
             source_precedence: s.source_precedence.join(","),
+            monte_carlo_seed: s.monte_carlo_seed,
+            monte_carlo_draws: s.monte_carlo_draws,
         }
+    }
+}
+
+impl Table for UncertaintyRule {
+    const NAME: &'static str = "ref_uncertainty";
+    const GRAIN: &'static [&'static str] = &["input", "figures"];
+    fn columns() -> Vec<Column<Self>> {
+        vec![
+            Column::text("input", false, |r| Some(r.input.as_str())),
+            Column::text("figures", false, |r| Some(r.figures.as_str())),
+            Column::float("relative_sd", |r| Some(r.relative_sd)),
+            Column::text("reason", false, |r| Some(r.reason.as_str())),
+        ]
     }
 }
 
@@ -562,6 +635,8 @@ impl Table for SettingsRow {
             Column::float("world_total_tolerance", |s| Some(s.world_total_tolerance)),
             Column::float("partner_sum_tolerance", |s| Some(s.partner_sum_tolerance)),
             Column::text("source_precedence", false, |s| Some(s.source_precedence.as_str())),
+            Column::int("monte_carlo_seed", false, |s| Some(s.monte_carlo_seed)),
+            Column::int("monte_carlo_draws", false, |s| Some(s.monte_carlo_draws)),
         ]
     }
 }
@@ -663,6 +738,38 @@ cif_fob_factor = 1.06
 world_total_tolerance = 0.03
 partner_sum_tolerance = 0.001
 source_precedence = ["usitc_dataweb", "comtrade"]
+monte_carlo_seed = 1
+monte_carlo_draws = 1000
+
+[[uncertainty]]
+input = "trade_weight"
+figures = "reported"
+relative_sd = 0.05
+reason = "test"
+
+[[uncertainty]]
+input = "trade_weight"
+figures = "estimated"
+relative_sd = 0.15
+reason = "test"
+
+[[uncertainty]]
+input = "production"
+figures = "reported"
+relative_sd = 0.05
+reason = "test"
+
+[[uncertainty]]
+input = "production"
+figures = "estimated"
+relative_sd = 0.1
+reason = "test"
+
+[[uncertainty]]
+input = "production"
+figures = "quota"
+relative_sd = 0.1
+reason = "test"
 
 [[hs_code]]
 code = "2846"
