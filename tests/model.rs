@@ -365,6 +365,18 @@ fn u_has_a_90_percent_interval_narrower_than_the_extremes_for_the_us_mining_stag
     }
     // 2018: the US mined 14,000 t and shipped 19,594 t (central factor): more left than was mined.
     assert!(f64_of(&rows[0], "p_positive") > 0.95, "{}", rows[0]);
+    // What drives it: the concentrate factor of the shipments, far ahead of the mine figure; the
+    // shares of one U add up to 1.
+    let drivers = query(
+        model(),
+        "SELECT input, variance_share, u_input_low_t_reo, u_input_high_t_reo FROM unregistered_drivers \
+         WHERE region = 'USA' AND year = 2022 AND stage = 'mining' ORDER BY variance_share DESC",
+    );
+    assert_eq!(drivers[0]["input"], "exports 253090", "{drivers:?}");
+    assert!(f64_of(&drivers[0], "variance_share") > 0.8, "{drivers:?}");
+    let total: f64 = drivers.iter().map(|d| f64_of(d, "variance_share")).sum();
+    assert!((total - 1.0).abs() < 1e-6, "{total}");
+    assert!(f64_of(&drivers[0], "u_input_low_t_reo") < f64_of(&drivers[0], "u_input_high_t_reo"));
 }
 
 #[test]

@@ -1,5 +1,5 @@
 /*
-description = "The unregistered flow U of every balance row that has one, as a distribution: Monte Carlo draws of every uncertain input (REO factors from their low/mid/high range, one draw per code shared by every flow of that code; each trade report's weight and each production figure with the relative standard deviation config/model.toml states for its kind), giving U's median, 90 % interval and the probability that U > 0. A row whose interval excludes zero is significant. Seeded draws: the same seed gives the same bytes."
+description = "The unregistered flow U of every balance row that has one, as a distribution: U plus the draws of its uncertain inputs (unregistered_draws), giving U's median, 90 % interval and the probability that U > 0. A row whose interval excludes zero is significant. Seeded draws: the same seed gives the same bytes."
 grain = ["region", "year", "stage"]
 
 [schema]
@@ -42,33 +42,9 @@ balances AS (
     SELECT region, year, stage, unregistered_t_reo, unregistered_t_reo_high - unregistered_t_reo_low AS width
     FROM stage_balance WHERE unregistered_t_reo IS NOT NULL
 ),
-input_draws AS (
-    -- Every uncertain input (unregistered_inputs) in every draw. The draws are a function of the
-    -- seed, the key and the draw number, so a factor key gets the same draw in every row.
-    SELECT c.*, s.seed, unnest(range(1, s.draws + 1)) AS draw
-    FROM unregistered_inputs AS c CROSS JOIN settings AS s
-),
-deviations AS (
-    -- U_d = U + Σ sign × (the input's draw - its central value).
-    SELECT region, year, stage, draw,
-           sign * CASE kind
-               -- A trade report: gross tonnes × (factor drawn from its triangular low/mid/high
-               -- range × (1 + sd × z) - the central factor).
-               WHEN 'trade' THEN gross_t * (
-                   CASE WHEN reo_high = reo_low THEN reo_mid
-                        WHEN random_uniform(seed, factor_key, draw) < (reo_mid - reo_low) / (reo_high - reo_low)
-                        THEN reo_low + sqrt(random_uniform(seed, factor_key, draw) * (reo_high - reo_low) * (reo_mid - reo_low))
-                        ELSE reo_high
-                             - sqrt((1 - random_uniform(seed, factor_key, draw)) * (reo_high - reo_low) * (reo_high - reo_mid))
-                   END * (1 + relative_sd * random_normal(seed, measurement_key, draw)) - reo_mid)
-               -- A production figure: value × sd × z.
-               ELSE value_t_reo * relative_sd * random_normal(seed, measurement_key, draw)
-           END AS deviation
-    FROM input_draws
-),
 per_draw AS (
-    SELECT v.region, v.year, v.stage, v.draw, b.unregistered_t_reo + sum(v.deviation) AS u
-    FROM deviations AS v
+    SELECT v.region, v.year, v.stage, v.draw, b.unregistered_t_reo + sum(v.delta_t_reo) AS u
+    FROM unregistered_draws AS v
     JOIN balances AS b ON b.region = v.region AND b.year = v.year AND b.stage = v.stage
     GROUP BY v.region, v.year, v.stage, v.draw, b.unregistered_t_reo
 ),
