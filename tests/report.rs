@@ -214,6 +214,48 @@ fn the_sankey_draws_exactly_the_model_flows_on_one_scale() {
 }
 
 #[test]
+fn the_tornado_draws_the_drivers_of_every_significant_u() {
+    let (data, out) = report("2018,2022");
+    for year in [2018, 2022] {
+        let svg = std::fs::read_to_string(out.join(format!("tornado-{year}.svg"))).unwrap();
+        let significant = query(
+            data.path(),
+            &format!(
+                "SELECT region, stage, unregistered_t_reo AS u FROM unregistered_uncertainty WHERE year = {year} AND significant"
+            ),
+        );
+        let groups = elements(&svg, "g", "balance");
+        assert_eq!(groups.len(), significant.len(), "{year}: one group per significant U");
+        for row in &significant {
+            let (region, stage) = (row["region"].as_str().unwrap(), row["stage"].as_str().unwrap());
+            let group = groups.iter().find(|g| g["data-region"] == region && g["data-stage"] == stage).unwrap();
+            assert!(close(number(group, "data-u"), row["u"].as_f64().unwrap()));
+            // The bars: the largest drivers of the table, each spanning its swing.
+            let drivers = query(
+                data.path(),
+                &format!(
+                    "SELECT input, variance_share, u_input_low_t_reo AS low, u_input_high_t_reo AS high FROM unregistered_drivers \
+                     WHERE year = {year} AND region = '{region}' AND stage = '{stage}' ORDER BY variance_share DESC, input LIMIT 5"
+                ),
+            );
+            let bars: Vec<_> = elements(&svg, "g", "bar")
+                .into_iter()
+                .filter(|b| b["data-region"] == region && b["data-stage"] == stage)
+                .collect();
+            assert_eq!(bars.len(), drivers.len(), "{year} {region} {stage}");
+            for (bar, driver) in bars.iter().zip(&drivers) {
+                assert_eq!(bar["data-input"], driver["input"].as_str().unwrap());
+                assert!(close(number(bar, "data-low"), driver["low"].as_f64().unwrap()));
+                assert!(close(number(bar, "data-high"), driver["high"].as_f64().unwrap()));
+                assert!(close(number(bar, "data-share"), driver["variance_share"].as_f64().unwrap()));
+            }
+        }
+    }
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(html.contains("id=\"figure-tornado-2022\""), "beside the Sankey in the page");
+}
+
+#[test]
 fn the_charts_plot_the_indicator_values_and_the_page_is_self_contained() {
     let (data, out) = report("2022");
     let chart = std::fs::read_to_string(out.join("us-net-exports.svg")).unwrap();
@@ -290,7 +332,9 @@ fn the_report_renders_in_headless_chromium() {
     let Some(browser) = chromium() else { return };
     let (_data, out) = report("2022");
     let shots = tempfile::tempdir().unwrap();
-    for (page, width, height) in [("index.html", 1280, 2400), ("sankey-2022.svg", 1100, 660)] {
+    for (page, width, height) in
+        [("index.html", 1280, 2400), ("sankey-2022.svg", 1100, 660), ("tornado-2022.svg", 900, 240)]
+    {
         let png = shots.path().join(format!("{page}.png"));
         let (w, h, pixels) = screenshot(&browser, &out.join(page), &png, width, height);
         assert_eq!((w, h), (width, height), "{page}");

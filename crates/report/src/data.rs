@@ -126,6 +126,70 @@ async fn sources_of_the_year(engine: &Engine, year: i32) -> Result<Vec<String>, 
     Ok(notes)
 }
 
+/// The significant unregistered flows of one year with their drivers, and caption notes.
+pub async fn tornado(engine: &Engine, year: i32) -> Result<(Vec<crate::tornado::Balance>, Vec<String>), ReportError> {
+    let balances = Rows::query(
+        engine,
+        &format!(
+            "SELECT region, stage, unregistered_t_reo, u_p05_t_reo, u_p95_t_reo FROM unregistered_uncertainty \
+             WHERE year = {year} AND significant ORDER BY abs(unregistered_t_reo) DESC, region, stage"
+        ),
+    )
+    .await?;
+    let drivers = Rows::query(
+        engine,
+        &format!(
+            "SELECT region, stage, input, variance_share, u_input_low_t_reo, u_input_high_t_reo FROM unregistered_drivers \
+             WHERE year = {year} AND significant ORDER BY region, stage, variance_share DESC, input"
+        ),
+    )
+    .await?;
+    let (d_region, d_stage, d_input) = (drivers.texts("region"), drivers.texts("stage"), drivers.texts("input"));
+    let (share, low, high) = (
+        drivers.numbers("variance_share"),
+        drivers.numbers("u_input_low_t_reo"),
+        drivers.numbers("u_input_high_t_reo"),
+    );
+    let (region, stage) = (balances.texts("region"), balances.texts("stage"));
+    let (u, p05, p95) =
+        (balances.numbers("unregistered_t_reo"), balances.numbers("u_p05_t_reo"), balances.numbers("u_p95_t_reo"));
+    let mut out = Vec::new();
+    let mut notes = vec![
+        "Bars: U with one input alone at its 5th and 95th percentile over the seeded draws (unregistered_drivers); the shaded bar is U's 90 % interval with every input drawn at once (unregistered_uncertainty). In parentheses: the input's share of U's variance.".to_string(),
+    ];
+    for i in 0..balances.len() {
+        let (r, s) = (region[i].clone().unwrap_or_default(), stage[i].clone().unwrap_or_default());
+        let inputs: Vec<(String, f64, f64, f64)> = (0..drivers.len())
+            .filter(|j| d_region[*j].as_deref() == Some(r.as_str()) && d_stage[*j].as_deref() == Some(s.as_str()))
+            .map(|j| {
+                (
+                    d_input[j].clone().unwrap_or_default(),
+                    share[j].unwrap_or_default(),
+                    low[j].unwrap_or_default(),
+                    high[j].unwrap_or_default(),
+                )
+            })
+            .collect();
+        if inputs.len() > crate::tornado::MOST {
+            let rest: f64 = inputs[crate::tornado::MOST..].iter().map(|d| d.1).sum();
+            notes.push(format!(
+                "{r} {s}: {} more inputs, {:.1} % of the variance together, not drawn",
+                inputs.len() - crate::tornado::MOST,
+                rest * 100.0
+            ));
+        }
+        out.push(crate::tornado::Balance {
+            region: r,
+            stage: s,
+            u: u[i].unwrap_or_default(),
+            p05: p05[i].unwrap_or_default(),
+            p95: p95[i].unwrap_or_default(),
+            drivers: inputs,
+        });
+    }
+    Ok((out, notes))
+}
+
 /// The flows of one year.
 pub async fn sankey(engine: &Engine, regions: &[Region], year: i32) -> Result<Sankey, ReportError> {
     let balance = Rows::query(

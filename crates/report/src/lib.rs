@@ -12,6 +12,7 @@ pub mod data;
 mod html;
 pub mod sankey;
 pub mod svg;
+pub mod tornado;
 
 use std::path::{Path, PathBuf};
 
@@ -76,7 +77,7 @@ pub struct Figure {
 pub struct Report {
     pub html: String,
     pub figures: Vec<Figure>,
-    /// The Sankey years drawn.
+    /// The Sankey years drawn (each with its tornado chart).
     pub years: Vec<i32>,
 }
 
@@ -93,6 +94,9 @@ pub async fn build(engine: &Engine, years: &[i32], context: &ReportContext) -> R
     for year in &years {
         let sankey = data::sankey(engine, &regions, *year).await?;
         sankeys.push(Figure { name: format!("sankey-{year}"), svg: sankey.to_svg(), notes: sankey.notes.clone() });
+        // Beside each Sankey, what drives its significant unregistered flows.
+        let (balances, notes) = data::tornado(engine, *year).await?;
+        sankeys.push(Figure { name: format!("tornado-{year}"), svg: tornado::to_svg(*year, &balances), notes });
     }
     let charts: Vec<Figure> = data::charts(engine, &regions, span)
         .await?
