@@ -339,3 +339,47 @@ fn a_heading_is_kept_unless_its_own_subheadings_add_up_to_it() {
     let heading_2022 = korea.iter().find(|r| r["year"] == 2022 && r["hs_code"] == "2846").unwrap();
     assert!(heading_2022["not_used_reason"].as_str().unwrap().contains("add up to it"), "{heading_2022}");
 }
+
+/// Three countries report each other's flows: two agree with everyone they share a flow with,
+/// the third books twice the weight it imports and half what it exports. The reliability weights
+/// learnt from those discrepancies put the combined flow nearer the reliable reporter, and the
+/// rule-based figure (importer preferred) stays beside it.
+#[test]
+fn a_flow_between_a_reliable_and_a_noisy_reporter_leans_to_the_reliable_one() {
+    let data = common::bundled_snapshot_data_dir();
+    let (korea, thailand, india) = ((410, "KOR"), (764, "THA"), (356, "IND"));
+    let file = "planted/reliability.json";
+    let report = |reporter: (i32, &str), partner: (i32, &str), flow: &str, tonnes: f64| {
+        trade_row(2015, reporter, partner, flow, "2846", tonnes * 1000.0, tonnes * 10_000.0, file)
+    };
+    let mut rows = Vec::new();
+    for (a, b) in [(korea, thailand), (thailand, korea)] {
+        rows.push(report(a, b, "X", 100.0));
+        rows.push(report(b, a, "M", 100.0));
+    }
+    for reliable in [korea, thailand] {
+        // The reliable side's figure is 100 t; India's import reports double it, its export
+        // reports halve it.
+        rows.push(report(reliable, india, "X", 100.0));
+        rows.push(report(india, reliable, "M", 200.0));
+        rows.push(report(india, reliable, "X", 50.0));
+        rows.push(report(reliable, india, "M", 100.0));
+    }
+    plant(data.path(), &rows, |_, _| false);
+    let run = reeflow(data.path(), &["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+    let flow = &query(
+        data.path(),
+        "SELECT rule_t_reo, importer_t_reo, exporter_t_reo, exporter_noise, importer_noise, exporter_weight, \
+         weighted_t_reo, weighted_relative_sd FROM trade_flows_weighted \
+         WHERE year = 2015 AND exporter = 'IND' AND importer = 'KOR'",
+    )[0];
+    let number = |name: &str| flow[name].as_f64().unwrap_or_else(|| panic!("{name}: {flow}"));
+    let (india_says, korea_says) = (number("exporter_t_reo"), number("importer_t_reo"));
+    assert!((korea_says - 2.0 * india_says).abs() < 1e-6, "{flow}");
+    assert!(number("exporter_noise") > number("importer_noise"), "India is the noisy reporter: {flow}");
+    let weighted = number("weighted_t_reo");
+    assert!((weighted - korea_says).abs() < (weighted - india_says).abs(), "nearer Korea's report: {flow}");
+    assert!((number("rule_t_reo") - korea_says).abs() < 1e-9, "the rule-based figure is kept beside it");
+    assert!(number("weighted_relative_sd") > 0.0);
+}
