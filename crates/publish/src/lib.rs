@@ -1,0 +1,243 @@
+//! Publishing a version to an object store (S3, GCS, Azure Blob, memory) where there is no rename:
+//! the building block of remote data roots. It owns the layout of a published root and the order
+//! of writes that keeps it consistent for any reader at any moment:
+//!
+//! - `versions/<id>/<file>`: a version's files, written with put-if-absent, never changed;
+//! - `versions/<id>/manifest.json`: the list of those files with size and sha256, written **last**
+//!   (put-if-absent), so a version without a manifest is an unfinished upload, never read;
+//! - `current`: a small pointer object naming the published version, replaced only by
+//!   compare-and-swap on the version it replaces (its ETag): of two writers that read the same
+//!   pointer, exactly one publishes; the other gets [`PublishError::LostRace`], its uploaded files
+//!   are removed and the pointer is left as the winner wrote it;
+//! - `history/<id>.json`: one entry per publish (put-if-absent) naming the version it replaced.
+//!
+//! Readers resolve `current` once and read that version's manifest, so they stay on one version
+//! while a writer publishes the next. Before relying on a store, [`Root::self_test`] writes one
+//! probe object twice and updates it with a stale tag: a store that accepts either would overwrite
+//! the pointer silently, and is refused with [`PublishError::ConditionsIgnored`].
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("{operation} {path} on {store}: {source}")]
+    Store {
+        operation: &'static str,
+        path: String,
+        store: String,
+        #[source]
+        source: object_store::Error,
+    },
+    #[error(
+        "version {version} was not published: another writer published {current} first (the pointer changed after this run read it); its files were removed, run again to build on {current}"
+    )]
+    LostRace { version: String, current: String },
+    #[error("version {version} already exists in {store}: versions are immutable, choose a new id")]
+    VersionExists { version: String, store: String },
+    #[error(
+        "{store} ignores conditional writes ({detail}): publishing there could overwrite the current pointer silently, so reeflow refuses it"
+    )]
+    ConditionsIgnored { store: String, detail: String },
+    #[error("{path} in {store} is not a valid {what}: {message}")]
+    Invalid { path: String, store: String, what: &'static str, message: String },
+}
+
+pub type Result<T> = std::result::Result<T, PublishError>;
+
+/// One file of a published version.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ManifestFile {
+    /// Path under the version's prefix, `/`-separated (e.g. `out/stage_balance/part-0.parquet`).
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// What a version holds; written last, so its presence means the upload is complete.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Manifest {
+    pub version: String,
+    /// The version that was current when this one was built on it.
+    pub parent: Option<String>,
+    pub files: Vec<ManifestFile>,
+}
+
+/// The `current` pointer as read, with the tags a compare-and-swap needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pointer {
+    pub version: String,
+    e_tag: Option<String>,
+    object_version: Option<String>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PointerBody {
+    version: String,
+    manifest: String,
+}
+
+/// A published root: a store and the prefix under which versions live.
+#[derive(Debug, Clone)]
+pub struct Root {
+    store: Arc<dyn ObjectStore>,
+    prefix: Path,
+}
+
+impl Root {
+    pub fn new(store: Arc<dyn ObjectStore>, prefix: &str) -> Self {
+        Self { store, prefix: Path::from(prefix) }
+    }
+
+    fn path(&self, relative: &str) -> Path {
+        relative.split('/').fold(self.prefix.clone(), |path, part| path.join(part))
+    }
+
+    fn store_error(&self, operation: &'static str, path: &Path, source: object_store::Error) -> PublishError {
+        PublishError::Store { operation, path: path.to_string(), store: self.store.to_string(), source }
+    }
+
+    async fn put(&self, path: &Path, bytes: Bytes, mode: PutMode) -> std::result::Result<(), object_store::Error> {
+        let options = PutOptions { mode, ..PutOptions::default() };
+        self.store.put_opts(path, PutPayload::from_bytes(bytes), options).await.map(|_| ())
+    }
+
+    /// Refuses a store that does not honour put-if-absent and compare-and-swap.
+    pub async fn self_test(&self) -> Result<()> {
+        let probe = self.path("_selftest/probe");
+        let refused =
+            |detail: &str| PublishError::ConditionsIgnored { store: self.store.to_string(), detail: detail.into() };
+        match self.put(&probe, Bytes::from_static(b"1"), PutMode::Overwrite).await {
+            Ok(()) => {}
+            Err(source) => return Err(self.store_error("write probe", &probe, source)),
+        }
+        match self.put(&probe, Bytes::from_static(b"2"), PutMode::Create).await {
+            Err(object_store::Error::AlreadyExists { .. }) => {}
+            Ok(()) => return Err(refused("a put-if-absent over an existing object succeeded")),
+            Err(source) => return Err(self.store_error("put-if-absent probe", &probe, source)),
+        }
+        let stale = UpdateVersion { e_tag: Some("\"reeflow-stale-tag\"".into()), version: None };
+        match self.put(&probe, Bytes::from_static(b"3"), PutMode::Update(stale)).await {
+            Err(object_store::Error::Precondition { .. }) => {}
+            Ok(()) => return Err(refused("an update with a stale tag succeeded")),
+            Err(source) => return Err(self.store_error("compare-and-swap probe", &probe, source)),
+        }
+        self.store.delete(&probe).await.map_err(|source| self.store_error("delete probe", &probe, source))
+    }
+
+    /// The published version, or None before the first publish.
+    pub async fn current(&self) -> Result<Option<Pointer>> {
+        let path = self.path("current");
+        let result = match self.store.get(&path).await {
+            Ok(result) => result,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(source) => return Err(self.store_error("read", &path, source)),
+        };
+        let (e_tag, object_version) = (result.meta.e_tag.clone(), result.meta.version.clone());
+        let bytes = result.bytes().await.map_err(|source| self.store_error("read", &path, source))?;
+        let body: PointerBody = serde_json::from_slice(&bytes).map_err(|e| PublishError::Invalid {
+            path: path.to_string(),
+            store: self.store.to_string(),
+            what: "pointer",
+            message: e.to_string(),
+        })?;
+        Ok(Some(Pointer { version: body.version, e_tag, object_version }))
+    }
+
+    /// The manifest of a version (an error when the version is absent or unfinished).
+    pub async fn manifest(&self, version: &str) -> Result<Manifest> {
+        let path = self.path(&format!("versions/{version}/manifest.json"));
+        let result = self.store.get(&path).await.map_err(|source| self.store_error("read", &path, source))?;
+        let bytes = result.bytes().await.map_err(|source| self.store_error("read", &path, source))?;
+        serde_json::from_slice(&bytes).map_err(|e| PublishError::Invalid {
+            path: path.to_string(),
+            store: self.store.to_string(),
+            what: "manifest",
+            message: e.to_string(),
+        })
+    }
+
+    /// One file of a version, as listed in its manifest.
+    pub async fn read(&self, version: &str, file: &str) -> Result<Bytes> {
+        let path = self.path(&format!("versions/{version}/{file}"));
+        let result = self.store.get(&path).await.map_err(|source| self.store_error("read", &path, source))?;
+        result.bytes().await.map_err(|source| self.store_error("read", &path, source))
+    }
+
+    /// Uploads `files` as version `version`, its manifest last, then swaps `current` from `base`
+    /// (the pointer this version was built on; None for the first publish) to it, and records the
+    /// publish in `history/`. A lost swap removes the upload and reports [`PublishError::LostRace`].
+    pub async fn publish(
+        &self,
+        version: &str,
+        files: Vec<(String, Bytes)>,
+        base: Option<&Pointer>,
+    ) -> Result<Manifest> {
+        let mut listed = Vec::with_capacity(files.len());
+        let mut written = Vec::with_capacity(files.len() + 1);
+        for (name, bytes) in files {
+            let path = self.path(&format!("versions/{version}/{name}"));
+            listed.push(ManifestFile { path: name, size: bytes.len() as u64, sha256: sha256(&bytes) });
+            if let Err(error) = self.put(&path, bytes, PutMode::Create).await {
+                self.remove(&written).await;
+                return Err(match error {
+                    object_store::Error::AlreadyExists { .. } => {
+                        PublishError::VersionExists { version: version.into(), store: self.store.to_string() }
+                    }
+                    source => self.store_error("upload", &path, source),
+                });
+            }
+            written.push(path);
+        }
+        let manifest = Manifest { version: version.into(), parent: base.map(|p| p.version.clone()), files: listed };
+        let manifest_path = self.path(&format!("versions/{version}/manifest.json"));
+        let manifest_bytes = Bytes::from(serde_json::to_vec_pretty(&manifest).expect("a manifest serialises"));
+        if let Err(source) = self.put(&manifest_path, manifest_bytes, PutMode::Create).await {
+            self.remove(&written).await;
+            return Err(self.store_error("write manifest", &manifest_path, source));
+        }
+        written.push(manifest_path.clone());
+        let pointer_path = self.path("current");
+        let body = PointerBody { version: version.into(), manifest: format!("versions/{version}/manifest.json") };
+        let pointer_bytes = Bytes::from(serde_json::to_vec(&body).expect("a pointer serialises"));
+        let mode = match base {
+            None => PutMode::Create,
+            Some(pointer) => {
+                PutMode::Update(UpdateVersion { e_tag: pointer.e_tag.clone(), version: pointer.object_version.clone() })
+            }
+        };
+        match self.put(&pointer_path, pointer_bytes, mode).await {
+            Ok(()) => {}
+            Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => {
+                self.remove(&written).await;
+                let current = self.current().await?.map(|p| p.version).unwrap_or_else(|| "nothing".into());
+                return Err(PublishError::LostRace { version: version.into(), current });
+            }
+            Err(source) => {
+                self.remove(&written).await;
+                return Err(self.store_error("swap the current pointer", &pointer_path, source));
+            }
+        }
+        let history_path = self.path(&format!("history/{version}.json"));
+        let entry = serde_json::json!({ "version": version, "replaced": manifest.parent });
+        self.put(&history_path, Bytes::from(entry.to_string()), PutMode::Create)
+            .await
+            .map_err(|source| self.store_error("record history", &history_path, source))?;
+        Ok(manifest)
+    }
+
+    /// Best-effort removal of an upload that will not be published.
+    async fn remove(&self, paths: &[Path]) {
+        for path in paths {
+            let _ = self.store.delete(path).await;
+        }
+    }
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}

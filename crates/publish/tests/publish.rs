@@ -1,0 +1,157 @@
+//! The publish protocol against `object_store`'s in-memory store (atomic under concurrent puts),
+//! a stand-in that ignores conditional writes, and a local folder.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore, PutMode,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult,
+};
+use reeflow_publish::{PublishError, Root};
+
+fn files(tag: &str) -> Vec<(String, Bytes)> {
+    vec![
+        ("out/stage_balance/part-0.parquet".to_string(), Bytes::from(format!("balance of {tag}"))),
+        ("out/trade_flows/part-0.parquet".to_string(), Bytes::from(format!("flows of {tag}"))),
+    ]
+}
+
+#[tokio::test]
+async fn versions_are_published_one_after_another_and_read_through_the_pointer() {
+    let root = Root::new(Arc::new(InMemory::new()), "team/reeflow");
+    root.self_test().await.unwrap();
+    assert!(root.current().await.unwrap().is_none());
+    let first = root.publish("v0001", files("v1"), None).await.unwrap();
+    assert_eq!((first.version.as_str(), first.parent.as_deref(), first.files.len()), ("v0001", None, 2));
+    let pointer = root.current().await.unwrap().unwrap();
+    assert_eq!(pointer.version, "v0001");
+    // A reader resolves the pointer once; a second publish does not move what it reads.
+    let second = root.publish("v0002", files("v2"), Some(&pointer)).await.unwrap();
+    assert_eq!(second.parent.as_deref(), Some("v0001"));
+    assert_eq!(root.read("v0001", "out/trade_flows/part-0.parquet").await.unwrap(), Bytes::from("flows of v1"));
+    assert_eq!(root.current().await.unwrap().unwrap().version, "v0002");
+    let manifest = root.manifest("v0002").await.unwrap();
+    let listed = &manifest.files[0];
+    assert_eq!(listed.size, "balance of v2".len() as u64);
+    assert_eq!(listed.sha256.len(), 64);
+    // Versions are immutable: an id is never reused.
+    let pointer = root.current().await.unwrap().unwrap();
+    let again = root.publish("v0002", files("v3"), Some(&pointer)).await.unwrap_err();
+    assert!(matches!(again, PublishError::VersionExists { .. }), "{again}");
+    assert_eq!(root.read("v0002", "out/stage_balance/part-0.parquet").await.unwrap(), Bytes::from("balance of v2"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_concurrent_writers_exactly_one_publishes() {
+    for round in 0..25 {
+        let store = Arc::new(InMemory::new());
+        let root = Root::new(store.clone(), "root");
+        root.publish("base", files("base"), None).await.unwrap();
+        let pointer = root.current().await.unwrap().unwrap();
+        let (a, b) = (root.clone(), root.clone());
+        let (pa, pb) = (pointer.clone(), pointer.clone());
+        let first = tokio::spawn(async move { a.publish("left", files("left"), Some(&pa)).await });
+        let second = tokio::spawn(async move { b.publish("right", files("right"), Some(&pb)).await });
+        let results = [first.await.unwrap(), second.await.unwrap()];
+        let won: Vec<&str> = results.iter().filter_map(|r| r.as_ref().ok().map(|m| m.version.as_str())).collect();
+        assert_eq!(won.len(), 1, "round {round}: {results:?}");
+        let lost = results.iter().find_map(|r| r.as_ref().err()).unwrap();
+        match lost {
+            PublishError::LostRace { current, .. } => assert_eq!(current, won[0]),
+            other => panic!("round {round}: {other}"),
+        }
+        assert!(lost.to_string().contains("another writer published"), "{lost}");
+        assert_eq!(root.current().await.unwrap().unwrap().version, won[0]);
+        // The loser's upload is gone; the winner's is complete.
+        let loser = if won[0] == "left" { "right" } else { "left" };
+        let leftovers: Vec<ObjectMeta> =
+            futures::StreamExt::collect::<Vec<_>>(store.list(Some(&Path::from(format!("root/versions/{loser}")))))
+                .await
+                .into_iter()
+                .map(|m| m.unwrap())
+                .collect();
+        assert!(leftovers.is_empty(), "round {round}: {leftovers:?}");
+        assert_eq!(root.manifest(won[0]).await.unwrap().files.len(), 2);
+    }
+}
+
+/// A store that accepts every write, whatever its condition (as some S3-compatible servers do).
+#[derive(Debug)]
+struct IgnoresConditions(InMemory);
+
+impl std::fmt::Display for IgnoresConditions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "IgnoresConditions")
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for IgnoresConditions {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        self.0.put_opts(location, payload, PutOptions { mode: PutMode::Overwrite, ..opts }).await
+    }
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.0.put_multipart_opts(location, opts).await
+    }
+    async fn get_opts(&self, location: &Path, options: GetOptions) -> object_store::Result<GetResult> {
+        self.0.get_opts(location, options).await
+    }
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
+        self.0.delete_stream(locations)
+    }
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.0.list(prefix)
+    }
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+        self.0.list_with_delimiter(prefix).await
+    }
+    async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> object_store::Result<()> {
+        self.0.copy_opts(from, to, options).await
+    }
+}
+
+#[tokio::test]
+async fn a_store_that_ignores_conditional_writes_is_refused() {
+    let root = Root::new(Arc::new(IgnoresConditions(InMemory::new())), "root");
+    let error = root.self_test().await.unwrap_err();
+    assert!(matches!(error, PublishError::ConditionsIgnored { .. }), "{error}");
+    assert!(error.to_string().contains("IgnoresConditions ignores conditional writes"), "{error}");
+}
+
+#[tokio::test]
+async fn a_local_folder_through_object_store_cannot_swap_a_pointer_and_says_so() {
+    // Local roots keep the symlink switch; object_store's local files have no compare-and-swap.
+    let dir = tempfile::tempdir().unwrap();
+    let store = object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap();
+    let error = Root::new(Arc::new(store), "root").self_test().await.unwrap_err();
+    assert!(error.to_string().contains("compare-and-swap probe"), "{error}");
+}
+
+#[tokio::test]
+async fn a_reader_on_the_old_version_keeps_reading_it() {
+    let root = Root::new(Arc::new(InMemory::new()), "r");
+    root.publish("v1", files("v1"), None).await.unwrap();
+    let seen = root.current().await.unwrap().unwrap();
+    let manifest = root.manifest(&seen.version).await.unwrap();
+    root.publish("v2", files("v2"), Some(&seen)).await.unwrap();
+    for file in &manifest.files {
+        let bytes = root.read(&seen.version, &file.path).await.unwrap();
+        assert_eq!(bytes.len() as u64, file.size);
+    }
+}
