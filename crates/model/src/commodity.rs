@@ -53,6 +53,23 @@ impl fmt::Display for Stage {
 /// 2846 rare-earth compounds, 8505 permanent magnets (850511).
 pub const REE_HS4_HEADINGS: [&str; 4] = ["2530", "2805", "2846", "8505"];
 
+/// Characters in an HS heading.
+const HEADING_CHARS: usize = 4;
+
+/// The HS heading of a code: its first four characters (`284690` → `2846`; a shorter code whole).
+/// HS codes are ASCII digits, so this takes four bytes when they are ASCII and counts characters
+/// otherwise, as SQL's `substr(code, 1, 4)` does.
+pub fn hs_heading(code: &str) -> &str {
+    let bytes = code.as_bytes();
+    if bytes.len() >= HEADING_CHARS && bytes[..HEADING_CHARS].is_ascii() {
+        return &code[..HEADING_CHARS];
+    }
+    match code.char_indices().nth(HEADING_CHARS) {
+        Some((end, _)) => &code[..end],
+        None => code,
+    }
+}
+
 /// The stage an HS code belongs to, where the code is specific enough to say.
 pub fn stage_of_hs_code(code: &str) -> Option<Stage> {
     let digits: String = code.chars().filter(|c| c.is_ascii_digit()).collect();

@@ -12,7 +12,7 @@ pub mod date;
 pub mod table;
 pub mod token;
 
-pub use commodity::{REE_HS4_HEADINGS, Stage, stage_of_hs_code};
+pub use commodity::{REE_HS4_HEADINGS, Stage, hs_heading, stage_of_hs_code};
 pub use country::{CountryLookup, KnownCountry, UnknownCountry};
 pub use table::{CountryRow, ProductionRow, Provenance, SalientRow, TABLE_NAMES, Table, TradeRow, grain_of};
 pub use token::{ParsedValue, TokenError, parse_number_token};

@@ -192,6 +192,9 @@ impl Table for TradeRow {
             C::text("partner_name", true, |r| r.partner_name.as_deref()),
             C::text("flow", false, |r| Some(r.flow.as_str())),
             C::text("hs_code", false, |r| Some(r.hs_code.as_str())),
+            // The code's heading, written beside it so a world-trade table can be filtered on a
+            // plain column (trade_in_scope) rather than a function of one.
+            C::text("hs_heading", false, |r| Some(crate::commodity::hs_heading(&r.hs_code))),
             C::text("hs_edition", true, |r| r.hs_edition.as_deref()),
             C::float("net_weight_kg", |r| r.net_weight_kg),
             C::float("qty", |r| r.qty),

@@ -16,20 +16,8 @@ use arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
 
-/// Characters in an HS heading.
-const HEADING_CHARS: usize = 4;
-
 /// The heading of one code (see the module documentation).
-pub fn heading_of(code: &str) -> &str {
-    let bytes = code.as_bytes();
-    if bytes.len() >= HEADING_CHARS && bytes[..HEADING_CHARS].is_ascii() {
-        return &code[..HEADING_CHARS];
-    }
-    match code.char_indices().nth(HEADING_CHARS) {
-        Some((end, _)) => &code[..end],
-        None => code,
-    }
-}
+pub use reeflow_model::hs_heading as heading_of;
 
 /// The `hs_heading` SQL function.
 #[derive(Debug, PartialEq, Eq, Hash)]
