@@ -439,3 +439,23 @@ fn a_planted_20_kt_imbalance_is_significant_and_a_50_t_one_is_not() {
     assert!(significant(20_000));
     assert!(!significant(50));
 }
+
+#[test]
+fn compounds_priced_like_concentrate_are_listed_not_moved() {
+    // China's 2022 HS 2846 imports from the US: 7,862 t at about $2.8/kg FOB against China's
+    // average of about $22/kg for the heading that year; listed, still booked as compounds.
+    let rows = query(
+        model(),
+        "SELECT year, exporter, stage, stage_rule, gross_t, usd_per_kg, reference_usd_per_kg, ratio FROM unit_value_flags \
+         WHERE importer = 'CHN' AND reported_by = 'importer' AND year IN (2017, 2022) ORDER BY year, exporter",
+    );
+    let us = rows.iter().find(|r| r["year"] == 2022 && r["exporter"] == "USA").unwrap_or_else(|| panic!("{rows:?}"));
+    assert!((f64_of(us, "gross_t") - 7_862.0).abs() < 1.0, "{us}");
+    assert!(f64_of(us, "ratio") < 0.25 && f64_of(us, "reference_usd_per_kg") > 20.0, "{us}");
+    assert_eq!(us["stage"], "separation", "a list, not a rule: {us}");
+    // Myanmar's 2017 carbonate ($0.59/kg) is listed too, and shows the lane that already moved it.
+    let myanmar =
+        rows.iter().find(|r| r["year"] == 2017 && r["exporter"] == "MMR").unwrap_or_else(|| panic!("{rows:?}"));
+    assert_eq!(myanmar["stage"], "mining");
+    assert!(myanmar["stage_rule"].as_str().unwrap().contains("Myanmar has no separation plant"));
+}

@@ -95,6 +95,11 @@ pub struct Settings {
     pub monte_carlo_seed: i32,
     /// Number of Monte Carlo draws.
     pub monte_carlo_draws: i32,
+    /// A compound report priced below this fraction of its reporter's average unit value for the
+    /// heading that year is listed in unit_value_flags (concentrate or carbonate prices).
+    pub unit_value_flag_ratio: f64,
+    /// Reports lighter than this (t) are not listed.
+    pub unit_value_flag_min_t: f64,
 }
 
 /// One HS code: its stage and REO content per kg of product.
@@ -598,6 +603,8 @@ pub struct SettingsRow {
     pub source_precedence: String,
     pub monte_carlo_seed: i32,
     pub monte_carlo_draws: i32,
+    pub unit_value_flag_ratio: f64,
+    pub unit_value_flag_min_t: f64,
 }
 
 impl From<&Settings> for SettingsRow {
@@ -609,6 +616,8 @@ impl From<&Settings> for SettingsRow {
             source_precedence: s.source_precedence.join(","),
             monte_carlo_seed: s.monte_carlo_seed,
             monte_carlo_draws: s.monte_carlo_draws,
+            unit_value_flag_ratio: s.unit_value_flag_ratio,
+            unit_value_flag_min_t: s.unit_value_flag_min_t,
         }
     }
 }
@@ -637,6 +646,8 @@ impl Table for SettingsRow {
             Column::text("source_precedence", false, |s| Some(s.source_precedence.as_str())),
             Column::int("monte_carlo_seed", false, |s| Some(s.monte_carlo_seed)),
             Column::int("monte_carlo_draws", false, |s| Some(s.monte_carlo_draws)),
+            Column::float("unit_value_flag_ratio", |s| Some(s.unit_value_flag_ratio)),
+            Column::float("unit_value_flag_min_t", |s| Some(s.unit_value_flag_min_t)),
         ]
     }
 }
@@ -740,6 +751,8 @@ partner_sum_tolerance = 0.001
 source_precedence = ["usitc_dataweb", "comtrade"]
 monte_carlo_seed = 1
 monte_carlo_draws = 1000
+unit_value_flag_ratio = 0.25
+unit_value_flag_min_t = 100
 
 [[uncertainty]]
 input = "trade_weight"
