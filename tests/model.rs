@@ -190,12 +190,8 @@ fn the_mass_balance_names_its_inputs_and_stays_null_on_gaps() {
 
 #[test]
 fn a_disordered_factor_range_fails_the_run_and_blocks_the_model() {
-    let text = std::fs::read_to_string(repo().join("config/model.toml")).unwrap();
-    let broken = text.replacen("reo_low = 0.53\nreo_mid = 0.60", "reo_low = 0.65\nreo_mid = 0.60", 1);
-    assert_ne!(broken, text, "the shipped 253090 factor block moved; update this test");
-    let dir = tempfile::tempdir().unwrap();
-    let model_file = dir.path().join("model.toml");
-    std::fs::write(&model_file, broken).unwrap();
+    let (_dir, model_file) =
+        model_file_with(|text| text.replacen("reo_low = 0.53\nreo_mid = 0.60", "reo_low = 0.65\nreo_mid = 0.60", 1));
     let data = bundled_snapshot_data_dir();
     let run = reeflow_with_model(data.path(), &model_file, &["run", "--format", "json"]);
     assert_eq!(run.status.code(), Some(1), "{}", String::from_utf8_lossy(&run.stderr));

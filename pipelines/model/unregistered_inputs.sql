@@ -35,7 +35,7 @@ WITH sd AS (
     SELECT input, figures, relative_sd FROM ref_uncertainty
 ),
 balances AS (
-    SELECT region, year, stage,
+    SELECT region, year, stage, production_t_reo, next_stage_input_t_reo,
            CASE stage WHEN 'mining' THEN 'separation' WHEN 'separation' THEN 'metal' WHEN 'metal' THEN 'magnet'
                       ELSE 'demand' END AS next_stage
     FROM stage_balance WHERE unregistered_t_reo IS NOT NULL
@@ -75,24 +75,20 @@ production_figures AS (
     GROUP BY region, year, stage
 ),
 production_inputs AS (
-    SELECT b.region, b.year, b.stage, p.input, 'production' AS kind, p.sign, CAST(NULL AS DOUBLE) AS gross_t,
+    -- The stage's own production (supply) and the next stage's (use) of each balance row.
+    SELECT p.region, p.year, p.stage, p.input, 'production' AS kind, p.sign, CAST(NULL AS DOUBLE) AS gross_t,
            CAST(NULL AS VARCHAR) AS factor_key, CAST(NULL AS DOUBLE) AS reo_low, CAST(NULL AS DOUBLE) AS reo_mid,
            CAST(NULL AS DOUBLE) AS reo_high, p.value_t_reo,
-           concat_ws('|', 'production', b.region, CAST(b.year AS VARCHAR), p.figure_stage) AS measurement_key, f.rule
-    FROM balances AS b
-    JOIN (
-        SELECT s.region, s.year, s.stage, 'production' AS input, -1.0 AS sign, s.stage AS figure_stage,
-               s.production_t_reo AS value_t_reo
-        FROM stage_balance AS s
+           concat_ws('|', 'production', p.region, CAST(p.year AS VARCHAR), p.figure_stage) AS measurement_key, f.rule
+    FROM (
+        SELECT region, year, stage, 'production' AS input, -1.0 AS sign, stage AS figure_stage,
+               production_t_reo AS value_t_reo
+        FROM balances
         UNION ALL
-        SELECT s.region, s.year, s.stage, 'next-stage production', 1.0,
-               CASE s.stage WHEN 'mining' THEN 'separation' WHEN 'separation' THEN 'metal' WHEN 'metal' THEN 'magnet'
-                            ELSE 'demand' END,
-               s.next_stage_input_t_reo
-        FROM stage_balance AS s
-    ) AS p ON p.region = b.region AND p.year = b.year AND p.stage = b.stage
+        SELECT region, year, stage, 'next-stage production', 1.0, next_stage, next_stage_input_t_reo FROM balances
+    ) AS p
     -- Only figures from statistics: a stated assumption (no production rows) is exact.
-    JOIN production_figures AS f ON f.region = b.region AND f.year = b.year AND f.stage = p.figure_stage
+    JOIN production_figures AS f ON f.region = p.region AND f.year = p.year AND f.stage = p.figure_stage
 )
 SELECT i.region, i.year, i.stage, i.input, i.kind, i.sign, i.gross_t, i.factor_key, i.reo_low, i.reo_mid, i.reo_high,
        i.value_t_reo, i.measurement_key, sd.relative_sd, i.rule
