@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{command, copy_tree, published_files, query, reeflow, serve_files, stdout};
+use common::{command, copy_tree, kill_at, published_files, query, reeflow, serve_files, stdout};
 
 const MCS2024_WORLD: &str = "pnnl-cmm-data/usgs_mcs/mcs2024-raree_world.csv";
 
@@ -156,29 +156,6 @@ fn a_silently_revised_published_figure_blocks_the_refresh_until_accepted() {
     assert_eq!(output.status.code(), Some(0), "{summary}");
     assert_eq!(summary["status"], "published");
     assert_eq!(query(&data, china_2023)[0]["t_reo"], 256_000.0);
-}
-
-/// Starts `reeflow` paused at `failpoint`, checks what a reader sees meanwhile, and kills it.
-fn kill_at(data: &Path, mut command: Command, failpoint: &str) {
-    let marker = data.with_extension("paused");
-    let _ = std::fs::remove_file(&marker);
-    let mut child = command
-        .env("REEFLOW_FAILPOINT", failpoint)
-        .env("REEFLOW_FAILPOINT_FILE", &marker)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while !marker.exists() {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("reeflow ended ({status}) before reaching failpoint {failpoint}");
-        }
-        assert!(std::time::Instant::now() < deadline, "failpoint {failpoint} not reached");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
 }
 
 /// A starting state and a step from it that changes the published tables.

@@ -89,6 +89,13 @@ pub fn query(data_dir: &Path, sql: &str) -> Vec<serde_json::Value> {
 /// its bytes. The normalized manifest is left out: it lists the raw folder's files, including a
 /// fetch manifest holding download times.
 pub fn published_files(data_dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let current = data_dir.join("current").canonicalize().expect("a published version");
+    version_files(&current)
+}
+
+/// Every file of a version folder's tables (normalized/, out/ and the reference tables in ref/),
+/// as [`published_files`] lists them.
+pub fn version_files(version: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     fn walk(root: &Path, folder: &Path, files: &mut std::collections::BTreeMap<String, Vec<u8>>) {
         let Ok(entries) = std::fs::read_dir(folder) else { return };
         for entry in entries {
@@ -101,10 +108,10 @@ pub fn published_files(data_dir: &Path) -> std::collections::BTreeMap<String, Ve
             }
         }
     }
-    let current = data_dir.join("current").canonicalize().expect("a published version");
     let mut files = std::collections::BTreeMap::new();
-    walk(&current, &current.join("normalized"), &mut files);
-    walk(&current, &current.join("out"), &mut files);
+    for folder in ["normalized", "out", "ref"] {
+        walk(version, &version.join(folder), &mut files);
+    }
     files
 }
 
@@ -223,4 +230,27 @@ pub fn text(batch: &arrow::array::RecordBatch, name: &str, row: usize) -> Option
     let column = arrow::compute::cast(column, &arrow::datatypes::DataType::Utf8).unwrap();
     let strings = column.as_any().downcast_ref::<arrow::array::StringArray>().unwrap();
     (!arrow::array::Array::is_null(strings, row)).then(|| strings.value(row).to_string())
+}
+
+/// Starts `reeflow` paused at `failpoint`, checks what a reader sees meanwhile, and kills it.
+pub fn kill_at(data: &Path, mut command: Command, failpoint: &str) {
+    let marker = data.with_extension("paused");
+    let _ = std::fs::remove_file(&marker);
+    let mut child = command
+        .env("REEFLOW_FAILPOINT", failpoint)
+        .env("REEFLOW_FAILPOINT_FILE", &marker)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !marker.exists() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("reeflow ended ({status}) before reaching failpoint {failpoint}");
+        }
+        assert!(std::time::Instant::now() < deadline, "failpoint {failpoint} not reached");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
 }

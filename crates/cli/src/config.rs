@@ -24,6 +24,21 @@ pub struct Config {
     pub versions: VersionsSection,
     #[serde(default)]
     pub diff: DiffSection,
+    #[serde(default)]
+    pub storage: StorageSection,
+}
+
+/// `[storage]`: data roots in object stores (`--data-dir s3://bucket/prefix`).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSection {
+    /// The local folder holding checked copies of remote versions [default: REEFLOW_CACHE_DIR,
+    /// else ~/.cache/reeflow/roots].
+    pub cache: Option<PathBuf>,
+    /// Store settings over the standard AWS_* / GOOGLE_* / AZURE_* variables: endpoint, region,
+    /// allow_http, … (object_store's configuration keys).
+    #[serde(default)]
+    pub options: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -99,8 +114,8 @@ pub struct UsgsSection {
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Paths {
-    /// The data folder (raw/, normalized/, snapshot/, out/ under it).
-    pub data_dir: Option<PathBuf>,
+    /// The data root: a folder (raw/, normalized/, snapshot/, out/ under it) or a bucket URL.
+    pub data_dir: Option<String>,
     /// The folder of SQL stage files.
     pub pipelines: Option<PathBuf>,
     /// The raw folder normalize reads (default `<data_dir>/raw`).
@@ -174,7 +189,7 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../").join(DEFAULT_CONFIG);
         let config = Config::load(&path, true).unwrap();
         assert_eq!(config.normalize_options(), NormalizeOptions::default());
-        assert_eq!(config.paths.data_dir.as_deref(), Some(Path::new("data")));
+        assert_eq!(config.paths.data_dir.as_deref(), Some("data"));
         assert_eq!(config.engine_options(), reeflow_pipeline::EngineOptions::default());
         let production = config.diff.thresholds.iter().find(|t| t.table == "production").unwrap();
         assert_eq!(production.max_relative_change, Some(0.05));

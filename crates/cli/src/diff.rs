@@ -42,8 +42,8 @@ pub struct Side {
 }
 
 pub async fn diff(settings: &Settings, config: &Config, args: DiffArgs) -> Result<u8> {
-    let old = resolve(settings, args.old.as_deref().unwrap_or("previous"))?;
-    let new = resolve(settings, args.new.as_deref().unwrap_or("current"))?;
+    let old = resolve(settings, args.old.as_deref().unwrap_or("previous")).await?;
+    let new = resolve(settings, args.new.as_deref().unwrap_or("current")).await?;
     let limit = args.limit.or(config.diff.limit).unwrap_or(DEFAULT_LIMIT);
     let report = compare(settings, config, &old, &new, limit).await?;
     let text = render(&report, args.format)?;
@@ -70,7 +70,7 @@ pub fn render(report: &DiffReport, format: DiffFormat) -> Result<String> {
 
 /// A version by name, or a folder: a version folder (with `out/`), a stage output folder, or a
 /// folder of normalized tables.
-fn resolve(settings: &Settings, name: &str) -> Result<Side> {
+async fn resolve(settings: &Settings, name: &str) -> Result<Side> {
     let path = Path::new(name);
     if path.is_dir() {
         let label = path.display().to_string();
@@ -86,7 +86,7 @@ fn resolve(settings: &Settings, name: &str) -> Result<Side> {
         }
         bail!("{label}: not a version folder, a stage output folder or a folder of normalized tables");
     }
-    let version = settings.layout.versions.get(name)?;
+    let version = settings.layout.version(name).await?;
     Ok(Side { label: version.info.id.clone(), normalized: Some(version.normalized()), out: Some(version.out()) })
 }
 

@@ -12,6 +12,7 @@ mod fetch;
 mod normalize;
 mod progress;
 mod refresh;
+mod remote;
 mod sql;
 mod stages;
 mod versioned;
@@ -35,9 +36,12 @@ struct Cli {
     /// The configuration file [default: config/reeflow.toml, when it exists].
     #[arg(long, global = true)]
     config: Option<PathBuf>,
-    /// The data folder: raw/, normalized/, snapshot/ and out/ live under it [default: data].
+    /// The data root [default: data]: a folder (raw/, snapshot/, versions/ and current live under
+    /// it), or with the `cloud` feature a bucket, `s3://bucket/prefix`, `gs://bucket/prefix` or
+    /// `az://container/prefix` (credentials from the standard AWS_*, GOOGLE_*, AZURE_* variables;
+    /// endpoint and other settings in [storage] of the config).
     #[arg(long, global = true, env = "REEFLOW_DATA_DIR")]
-    data_dir: Option<PathBuf>,
+    data_dir: Option<String>,
     /// The folder of SQL stage files [default: pipelines].
     #[arg(long, global = true)]
     pipelines: Option<PathBuf>,
@@ -54,6 +58,18 @@ struct Cli {
     log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// A version's folder of reference tables (`ref_*` as Parquet, and the model file).
+const REFERENCE_DIR: &str = "ref";
+
+/// Where a session's `ref_*` tables come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelSource {
+    /// The version's own `ref/` folder when it has one (versions record their model).
+    Version,
+    /// The model file as it is now.
+    ModelFile,
 }
 
 /// The hash cache's file inside the data folder.
@@ -279,7 +295,7 @@ struct Selection {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum SummaryFormat {
+pub enum SummaryFormat {
     Text,
     Json,
 }
@@ -389,7 +405,15 @@ async fn dispatch(cli: Cli) -> Result<u8> {
     }
     let config_path = cli.config.clone().unwrap_or_else(|| PathBuf::from(config::DEFAULT_CONFIG));
     let config = Config::load(&config_path, cli.config.is_some())?;
-    let data_dir = cli.data_dir.or_else(|| config.paths.data_dir.clone()).unwrap_or_else(|| PathBuf::from("data"));
+    let root = cli.data_dir.or_else(|| config.paths.data_dir.clone()).unwrap_or_else(|| "data".to_string());
+    let (data_dir, remote) = match reeflow_publish::location::parse(&root, &config.storage.options)? {
+        reeflow_publish::Location::Local(path) => (path, None),
+        reeflow_publish::Location::Remote(remote) => {
+            let mirror = remote::Remote::mirror_dir(&remote.url, config.storage.cache.as_deref());
+            let keep = config.versions.keep.unwrap_or(reeflow_versions::store::DEFAULT_KEEP);
+            (mirror, Some(remote::Remote::new(remote, keep, cli.quiet)))
+        }
+    };
     let settings = Settings {
         engine_options: config.engine_options(),
         pipelines: cli
@@ -401,6 +425,7 @@ async fn dispatch(cli: Cli) -> Result<u8> {
             config.paths.raw.clone(),
             cli.model.clone().or_else(|| config.paths.model.clone()),
             config.versions.keep,
+            remote,
         ),
         options: config.normalize_options(),
         quiet: cli.quiet,
@@ -416,6 +441,13 @@ async fn dispatch(cli: Cli) -> Result<u8> {
         _ => None,
     };
     let _lock = writer.map(|command| lock_data_dir(layout, command)).transpose()?;
+    // A remote root: its published version, resolved once, copied into the local mirror.
+    let needs_data = !matches!(cli.command, Command::Fetch { .. } | Command::Docs { .. } | Command::Bench { .. });
+    if let Some(remote) = &layout.remote
+        && needs_data
+    {
+        remote.sync(&layout.versions, writer.is_some()).await?;
+    }
     let code = match cli.command {
         Command::Fetch { source, comtrade, refresh, dry_run, format } => {
             let summaries =
@@ -442,7 +474,10 @@ async fn dispatch(cli: Cli) -> Result<u8> {
         }
         Command::Refresh(args) => refresh::refresh(&settings, &config, args).await,
         Command::Diff(args) => diff::diff(&settings, &config, args).await,
-        Command::Versions { format } => versioned::list(&settings, format),
+        Command::Versions { format } => match &layout.remote {
+            Some(remote) => remote.list(format).await,
+            None => versioned::list(&settings, format),
+        },
         Command::Plan { selection, force, format } => {
             stages::plan(&settings, selection.select.as_deref(), force, format).await
         }
@@ -516,6 +551,8 @@ pub struct Layout {
     /// SHA-256 of input files by inode, size, mtime and ctime (`<data>/.hash-cache`), so an
     /// unchanged file is not read again; writers save it when they finish.
     pub hashes: std::sync::Arc<std::sync::Mutex<reeflow_files::HashCache>>,
+    /// The bucket when the data root is remote (`data_dir` is then its local mirror).
+    pub remote: Option<remote::Remote>,
 }
 
 /// The tables a reader sees, resolved once: the current version's, or (before the first
@@ -527,7 +564,13 @@ pub struct Published {
 }
 
 impl Layout {
-    fn new(data_dir: &Path, raw: Option<PathBuf>, model: Option<PathBuf>, keep: Option<usize>) -> Self {
+    fn new(
+        data_dir: &Path,
+        raw: Option<PathBuf>,
+        model: Option<PathBuf>,
+        keep: Option<usize>,
+        remote: Option<remote::Remote>,
+    ) -> Self {
         let mut versions = reeflow_versions::VersionStore::new(data_dir);
         if let Some(keep) = keep {
             versions = versions.keep(keep);
@@ -543,6 +586,31 @@ impl Layout {
             hashes: std::sync::Arc::new(std::sync::Mutex::new(reeflow_files::HashCache::load(
                 &data_dir.join(HASH_CACHE_FILE),
             ))),
+            remote,
+        }
+    }
+
+    /// Publishes a staged version: in the data folder by switching `current`; on a remote root by
+    /// uploading it and swapping the bucket's pointer first (see [`remote::Remote::publish`]).
+    pub async fn publish(
+        &self,
+        staging: reeflow_versions::Staging,
+        inputs: reeflow_versions::Inputs,
+    ) -> Result<reeflow_versions::Version> {
+        match &self.remote {
+            None => Ok(self.versions.publish(staging, inputs)?),
+            Some(remote) => {
+                let sealed = self.versions.seal_for_publish(staging, inputs)?;
+                remote.publish(&self.versions, sealed).await
+            }
+        }
+    }
+
+    /// A version by name (`current`, `previous`, an id), from the bucket on a remote root.
+    pub async fn version(&self, name: &str) -> Result<reeflow_versions::Version> {
+        match &self.remote {
+            None => Ok(self.versions.get(name)?),
+            Some(remote) => remote.version(&self.versions, name).await,
         }
     }
 
@@ -575,6 +643,15 @@ impl Layout {
 
     /// What readers see now.
     pub fn published(&self) -> Result<Published> {
+        if let Some(remote) = &self.remote {
+            let Some(version) = remote.published() else {
+                bail!(
+                    "nothing is published in {url} yet: `reeflow refresh --data-dir {url}` (or `run`) publishes the first",
+                    url = remote.url
+                )
+            };
+            return Ok(Published { inputs: version.normalized(), out: version.out(), version: Some(version.clone()) });
+        }
         if let Some(version) = self.versions.current()? {
             return Ok(Published { inputs: version.normalized(), out: version.out(), version: Some(version) });
         }
@@ -592,6 +669,25 @@ impl Layout {
         )
     }
 
+    /// Writes the model's reference tables into a version being built (`<version>/ref/<name>.parquet`,
+    /// beside them the model file itself as `ref/model.toml`): the version then records the model
+    /// it was built with, any tool can read it, and its stages read only Parquet.
+    pub fn write_reference(&self, version_dir: &Path) -> Result<()> {
+        if !(self.model.exists() || self.model_explicit) {
+            return Ok(());
+        }
+        let dir = version_dir.join(REFERENCE_DIR);
+        std::fs::create_dir_all(&dir)?;
+        let model = reeflow_reference::ModelConfig::load(&self.model)?;
+        for (name, batch) in model.tables(&self.model.display().to_string())? {
+            reeflow_files::parquet::write_parquet(&dir.join(format!("{name}.parquet")), &batch)?;
+        }
+        let text = std::fs::read(&self.model)
+            .map_err(|e| anyhow::anyhow!("cannot read the model file {}: {e}", self.model.display()))?;
+        reeflow_files::write_bytes_atomically(&dir.join("model.toml"), &text)?;
+        Ok(())
+    }
+
     /// A session over the published tables.
     pub async fn engine(&self, options: &reeflow_pipeline::EngineOptions) -> Result<reeflow_pipeline::Engine> {
         let published = self.published()?;
@@ -607,9 +703,35 @@ impl Layout {
         out: &Path,
         options: &reeflow_pipeline::EngineOptions,
     ) -> Result<reeflow_pipeline::Engine> {
+        self.engine_with(inputs, out, options, ModelSource::Version).await
+    }
+
+    /// [`Layout::engine_over`] with the `ref_*` tables from the version (its `ref/` folder, when
+    /// it has one) or from the model file as it is now (`plan`: what a run would rebuild).
+    pub async fn engine_with(
+        &self,
+        inputs: &Path,
+        out: &Path,
+        options: &reeflow_pipeline::EngineOptions,
+        model_source: ModelSource,
+    ) -> Result<reeflow_pipeline::Engine> {
         let mut engine = reeflow_pipeline::Engine::open_with(inputs, out, options).await?;
         engine.set_runs_dir(&self.runs);
         engine.set_hash_cache(self.hashes.clone());
+        // A version carries the reference tables it was built with (`<version>/ref/`).
+        let reference = out.parent().map(|version| version.join(REFERENCE_DIR)).filter(|dir| dir.is_dir());
+        if let Some(dir) = reference
+            && model_source == ModelSource::Version
+        {
+            for entry in std::fs::read_dir(&dir)? {
+                let path = entry?.path();
+                if path.extension().is_some_and(|e| e == "parquet") {
+                    let name = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+                    engine.register_reference_parquet(&name, &path).await?;
+                }
+            }
+            return Ok(engine);
+        }
         if self.model.exists() || self.model_explicit {
             let model = reeflow_reference::ModelConfig::load(&self.model)?;
             for (name, batch) in model.tables(&self.model.display().to_string())? {

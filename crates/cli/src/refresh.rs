@@ -113,6 +113,7 @@ async fn build(settings: &Settings, config: &Config, args: &RefreshArgs, summary
     staging.link_baseline_out()?;
     let stage_list = stages::load_stages(settings)?;
     let everything = reeflow_pipeline::select_stages(&stage_list, None)?;
+    layout.write_reference(&staging.dir)?;
     let mut engine = layout.engine_over(&staging.normalized(), &staging.out(), &settings.engine_options).await?;
     let record = stages::run_stages(&mut engine, &stage_list, &everything, false, display).await?;
     let run = RunSummary::of(&record);
@@ -165,7 +166,7 @@ async fn build(settings: &Settings, config: &Config, args: &RefreshArgs, summary
         summary.diff = None;
         return finish(summary, "unchanged", 0, None, Some("no table differs from the published version".into()));
     }
-    let version = layout.versions.publish(staging, inputs.origin)?;
+    let version = layout.publish(staging, inputs.origin).await?;
     finish(summary, "published", 0, Some(version), None)
 }
 

@@ -138,6 +138,7 @@ pub async fn build_version(
     let selected = select_stages(&stages, select)?;
     let layout = &settings.layout;
     staging.link_baseline_out()?;
+    layout.write_reference(&staging.dir)?;
     let mut engine = layout
         .engine_over(&staging.normalized(), &staging.out(), &settings.engine_options)
         .await
@@ -167,7 +168,7 @@ pub async fn build_version(
         None => {
             let rebuilt = record.stages.iter().any(|s| s.status == StageStatus::Run);
             if inputs.normalized_now || rebuilt {
-                let version = layout.versions.publish(staging, inputs.origin)?;
+                let version = layout.publish(staging, inputs.origin).await?;
                 if text {
                     eprintln!("published version {} ({})", version.info.id, version.dir.display());
                 }
@@ -283,7 +284,12 @@ pub async fn run_stages(
 pub async fn plan(settings: &Settings, select: Option<&str>, force: bool, format: SummaryFormat) -> Result<u8> {
     let stages = load_stages(settings)?;
     let selected = select_stages(&stages, select)?;
-    let mut engine = settings.engine().await?;
+    // What a run would rebuild: with the model file as it is now, not the version's.
+    let published = settings.layout.published()?;
+    let mut engine = settings
+        .layout
+        .engine_with(&published.inputs, &published.out, &settings.engine_options, crate::ModelSource::ModelFile)
+        .await?;
     let entries = reeflow_pipeline::plan(&mut engine, &stages, &selected, force)?;
     match format {
         SummaryFormat::Json => println!("{}", serde_json::to_string_pretty(&entries)?),

@@ -234,11 +234,7 @@ impl Engine {
             problem: "cannot register the reference table".into(),
             source: Some(source),
         };
-        let mut csv = Vec::new();
-        {
-            let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(&mut csv);
-            writer.write(&batch).map_err(|e| table_error(e.into()))?;
-        }
+        let hash = csv_sha256(&batch).map_err(|e| table_error(e.into()))?;
         let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(|e| table_error(e.into()))?;
         let _ = self.ctx.deregister_table(name);
         self.ctx.register_table(name, Arc::new(table)).map_err(|e| table_error(e.into()))?;
@@ -248,7 +244,28 @@ impl Engine {
             path: origin.to_path_buf(),
             source: TableSource::Reference,
         });
-        self.hashes.insert(name.to_string(), crate::state::sha256_hex(&csv));
+        self.hashes.insert(name.to_string(), hash);
+        Ok(())
+    }
+
+    /// Registers a reference table stored as Parquet in a version (`<version>/ref/<name>.parquet`,
+    /// written from the model file the version was built with). Its content hash is the one
+    /// [`Engine::register_batch`] gives the same rows, so reading the model from a version's
+    /// Parquet or from the file it came from never makes a stage stale.
+    pub async fn register_reference_parquet(&mut self, name: &str, path: &Path) -> Result<()> {
+        let table_error = |source: Cause| PipelineError::Table {
+            table: name.to_string(),
+            path: path.to_path_buf(),
+            problem: "cannot read the reference table".into(),
+            source: Some(source),
+        };
+        self.register(name, path, TableSource::Reference).await?;
+        let frame = self.ctx.table(name).await.map_err(|e| table_error(e.into()))?;
+        let schema = Arc::new(frame.schema().as_arrow().clone());
+        let batches = frame.collect().await.map_err(|e| table_error(e.into()))?;
+        let batch = arrow::compute::concat_batches(&schema, &batches).map_err(|e| table_error(e.into()))?;
+        let hash = csv_sha256(&batch).map_err(|e| table_error(e.into()))?;
+        self.hashes.insert(name.to_string(), hash);
         Ok(())
     }
 
@@ -586,6 +603,16 @@ async fn write_partitions(
 
 /// Registers a Parquet file, or a stage output folder with its partition columns (name, Arrow
 /// type name, as its manifest lists them), as table `name` of `ctx`.
+/// SHA-256 of a batch's CSV rendering (with its header): a reference table's content hash.
+fn csv_sha256(batch: &RecordBatch) -> std::result::Result<String, arrow::error::ArrowError> {
+    let mut csv = Vec::new();
+    {
+        let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(&mut csv);
+        writer.write(batch)?;
+    }
+    Ok(crate::state::sha256_hex(&csv))
+}
+
 pub async fn register_parquet(
     ctx: &SessionContext,
     name: &str,

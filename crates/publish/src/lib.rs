@@ -19,6 +19,12 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+
+pub mod location;
+mod mirror;
+
+pub use location::{Cloud, Location, LocationError, RemoteRoot};
+pub use mirror::{HistoryEntry, LOCAL_MANIFEST};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
 use sha2::{Digest, Sha256};
@@ -31,7 +37,7 @@ pub enum PublishError {
         path: String,
         store: String,
         #[source]
-        source: object_store::Error,
+        source: Box<object_store::Error>,
     },
     #[error(
         "version {version} was not published: another writer published {current} first (the pointer changed after this run read it); its files were removed, run again to build on {current}"
@@ -45,6 +51,23 @@ pub enum PublishError {
     ConditionsIgnored { store: String, detail: String },
     #[error("{path} in {store} is not a valid {what}: {message}")]
     Invalid { path: String, store: String, what: &'static str, message: String },
+    #[error(
+        "{path} in {store} does not match its manifest (expected {expected_size} bytes with sha256 {expected_sha256}, got {actual_size} bytes with sha256 {actual_sha256}): the download was truncated or the object was changed"
+    )]
+    Corrupt {
+        path: String,
+        store: String,
+        expected_size: u64,
+        expected_sha256: String,
+        actual_size: u64,
+        actual_sha256: String,
+    },
+    #[error("{path}: {source}", path = path.display())]
+    Local {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, PublishError>;
@@ -93,12 +116,27 @@ impl Root {
         Self { store, prefix: Path::from(prefix) }
     }
 
+    /// The prefix inside the store (`""` for the bucket's top).
+    pub fn prefix(&self) -> &str {
+        self.prefix.as_ref()
+    }
+
+    /// The store, as it prints itself (no credentials).
+    pub fn store_name(&self) -> String {
+        self.store.to_string()
+    }
+
     fn path(&self, relative: &str) -> Path {
         relative.split('/').fold(self.prefix.clone(), |path, part| path.join(part))
     }
 
     fn store_error(&self, operation: &'static str, path: &Path, source: object_store::Error) -> PublishError {
-        PublishError::Store { operation, path: path.to_string(), store: self.store.to_string(), source }
+        PublishError::Store {
+            operation,
+            path: path.to_string(),
+            store: self.store.to_string(),
+            source: Box::new(source),
+        }
     }
 
     async fn put(&self, path: &Path, bytes: Bytes, mode: PutMode) -> std::result::Result<(), object_store::Error> {
@@ -177,9 +215,30 @@ impl Root {
         files: Vec<(String, Bytes)>,
         base: Option<&Pointer>,
     ) -> Result<Manifest> {
-        let mut listed = Vec::with_capacity(files.len());
-        let mut written = Vec::with_capacity(files.len() + 1);
-        for (name, bytes) in files {
+        let (names, mut contents): (Vec<String>, Vec<Bytes>) = files.into_iter().unzip();
+        contents.reverse();
+        self.publish_with(version, names, |_| Ok(contents.pop().expect("one content per name")), base).await
+    }
+
+    /// [`Root::publish`] with each file's bytes loaded only when it is uploaded (`load` gets the
+    /// file's name), so a version larger than memory can be published file by file.
+    pub async fn publish_with(
+        &self,
+        version: &str,
+        names: Vec<String>,
+        mut load: impl FnMut(&str) -> Result<Bytes>,
+        base: Option<&Pointer>,
+    ) -> Result<Manifest> {
+        let mut listed = Vec::with_capacity(names.len());
+        let mut written = Vec::with_capacity(names.len() + 1);
+        for name in names {
+            let bytes = match load(&name) {
+                Ok(bytes) => bytes,
+                Err(error) => {
+                    self.remove(&written).await;
+                    return Err(error);
+                }
+            };
             let path = self.path(&format!("versions/{version}/{name}"));
             listed.push(ManifestFile { path: name, size: bytes.len() as u64, sha256: sha256(&bytes) });
             if let Err(error) = self.put(&path, bytes, PutMode::Create).await {
@@ -192,6 +251,8 @@ impl Root {
                 });
             }
             written.push(path);
+            // A crash test stops the process here (`REEFLOW_FAILPOINT=remote:upload:<n>`).
+            reeflow_files::failpoint::reached("remote:upload");
         }
         let manifest = Manifest { version: version.into(), parent: base.map(|p| p.version.clone()), files: listed };
         let manifest_path = self.path(&format!("versions/{version}/manifest.json"));

@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod moto;
+
 /// The repository root.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("the repository root exists")

@@ -18,4 +18,4 @@ pub mod store;
 mod tree;
 
 pub use lock::{DataLock, LockError, LockHolder};
-pub use store::{Baseline, Inputs, Staging, Version, VersionError, VersionInfo, VersionStatus, VersionStore};
+pub use store::{Baseline, Inputs, Sealed, Staging, Version, VersionError, VersionInfo, VersionStatus, VersionStore};

@@ -15,6 +15,8 @@ use crate::tree::link_tree;
 pub const VERSIONS_DIR: &str = "versions";
 /// The symlink naming the published version.
 pub const CURRENT_LINK: &str = "current";
+/// Published versions kept when the configuration does not say: the current and the previous.
+pub const DEFAULT_KEEP: usize = 2;
 /// Each version's description.
 pub const VERSION_FILE: &str = "version.json";
 const STAGING_PREFIX: &str = ".staging-";
@@ -100,7 +102,8 @@ impl Version {
         self.dir.join("out")
     }
 
-    fn load(dir: &Path) -> Result<Self> {
+    /// Reads the version in `dir` (its `version.json`).
+    pub fn load(dir: &Path) -> Result<Self> {
         let path = dir.join(VERSION_FILE);
         let text = fs::read_to_string(&path).map_err(io_error(&path))?;
         let info =
@@ -175,6 +178,13 @@ impl Drop for Staging {
     }
 }
 
+/// A version sealed as published but not yet current (see [`VersionStore::seal_for_publish`]).
+#[derive(Debug)]
+pub struct Sealed {
+    pub version: Version,
+    legacy: bool,
+}
+
 /// The versions of one data folder.
 #[derive(Debug, Clone)]
 pub struct VersionStore {
@@ -185,7 +195,7 @@ pub struct VersionStore {
 impl VersionStore {
     /// The store of `data_dir`, keeping the current and the previous published version.
     pub fn new(data_dir: &Path) -> Self {
-        Self { data_dir: data_dir.to_path_buf(), keep: 2 }
+        Self { data_dir: data_dir.to_path_buf(), keep: DEFAULT_KEEP }
     }
 
     /// Keeps this many published versions (at least 1, the current one).
@@ -296,14 +306,42 @@ impl VersionStore {
 
     /// Publishes a staged version: writes its `version.json`, moves it into place and switches
     /// `current` to it in one rename. Older versions beyond `keep` are then removed.
-    pub fn publish(&self, mut staging: Staging, inputs: Inputs) -> Result<Version> {
+    pub fn publish(&self, staging: Staging, inputs: Inputs) -> Result<Version> {
+        let sealed = self.seal_for_publish(staging, inputs)?;
+        self.switch_to(sealed)
+    }
+
+    /// The first half of [`VersionStore::publish`]: the version is complete in
+    /// `versions/<id>/` but not current, so something else can be done before the switch (a
+    /// remote root uploads it and swaps its pointer there first). Dropped without
+    /// [`VersionStore::switch_to`], the version is removed by the next writer as a leftover.
+    pub fn seal_for_publish(&self, mut staging: Staging, inputs: Inputs) -> Result<Sealed> {
         let version = self.seal(&mut staging, inputs, VersionStatus::Published, None)?;
+        Ok(Sealed { version, legacy: staging.legacy })
+    }
+
+    /// The second half of [`VersionStore::publish`]: makes a sealed version current.
+    pub fn switch_to(&self, sealed: Sealed) -> Result<Version> {
+        let Sealed { version, legacy } = sealed;
         failpoint::reached("publish:switch");
         self.switch_current(&version.info.id)?;
         failpoint::reached("publish:cleanup");
-        if staging.legacy {
+        if legacy {
             self.adopt_legacy()?;
         }
+        self.ensure_stable_links()?;
+        self.prune()?;
+        Ok(version)
+    }
+
+    /// Makes the complete version folder `versions/<id>/` (one copied from elsewhere, such as a
+    /// remote root's published version) current. The caller holds the lock.
+    pub fn point_current_at(&self, id: &str) -> Result<Version> {
+        let version = Version::load(&self.versions_dir().join(id))?;
+        if self.current()?.is_some_and(|c| c.info.id == id) {
+            return Ok(version);
+        }
+        self.switch_current(id)?;
         self.ensure_stable_links()?;
         self.prune()?;
         Ok(version)

@@ -1,0 +1,199 @@
+//! Remote data roots (`--data-dir s3://bucket/prefix`, `gs://…`, `az://…`): every command works on
+//! a local folder of checked copies (the *mirror*, one per root under `[storage] cache`), and the
+//! bucket is the one place versions are published.
+//!
+//! - A command resolves the bucket's `current` pointer once and copies that version into the
+//!   mirror (each file checked against the manifest's sha256; a version is immutable, so a copy is
+//!   made once). Readers (`sql`, `tables`, `report`, `diff`, `versions`) read the copy; writers
+//!   (`run`, `refresh`, `normalize`, `check`) build on it under the mirror's lock.
+//! - A writer's new version is sealed locally, uploaded under `versions/<id>/` with its manifest
+//!   last, and published by swapping the bucket's pointer from the version it read; only then does
+//!   the mirror switch to it. A writer that loses the swap publishes nothing and says who won.
+//! - After a publish, versions outside the `[versions] keep` window are removed from the bucket.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use anyhow::{Context, Result, bail};
+use reeflow_publish::{Pointer, PublishError, RemoteRoot, Root};
+use reeflow_versions::{Sealed, Version, VersionStore};
+
+/// A remote root and what this command read from it.
+pub struct Remote {
+    /// The URL as given, without credentials.
+    pub url: String,
+    root: Root,
+    keep: usize,
+    /// `--quiet`: no status line on publishing.
+    quiet: bool,
+    /// The pointer and the local copy of its version, resolved once by [`Remote::sync`].
+    read: OnceLock<Option<(Pointer, Version)>>,
+}
+
+impl Remote {
+    pub fn new(remote: RemoteRoot, keep: usize, quiet: bool) -> Self {
+        Self { url: remote.url, root: remote.root, keep, quiet, read: OnceLock::new() }
+    }
+
+    /// The mirror folder of `url` under `cache` (default: REEFLOW_CACHE_DIR, else
+    /// ~/.cache/reeflow/roots): the URL made a folder name, with a short hash against collisions.
+    pub fn mirror_dir(url: &str, cache: Option<&Path>) -> PathBuf {
+        let cache = cache.map(Path::to_path_buf).unwrap_or_else(default_cache);
+        let readable: String = url.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+        let hash = reeflow_files::sha256_hex(url.as_bytes());
+        cache.join(format!("{}-{}", readable.trim_matches('-'), &hash[..12]))
+    }
+
+    /// Resolves the bucket's pointer once and copies its version into the mirror; a writer (which
+    /// holds the mirror's lock) also makes it the mirror's current version, so the next version
+    /// builds on it.
+    pub async fn sync(&self, versions: &VersionStore, writer: bool) -> Result<()> {
+        let pointer =
+            self.root.current().await.with_context(|| format!("reading the current version of {}", self.url))?;
+        let read = match pointer {
+            None => None,
+            Some(pointer) => {
+                let dir = versions.versions_dir();
+                std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+                let copy = self
+                    .root
+                    .pull(&pointer.version, &dir)
+                    .await
+                    .with_context(|| format!("copying version {} of {}", pointer.version, self.url))?;
+                let version = if writer { versions.point_current_at(&pointer.version)? } else { Version::load(&copy)? };
+                Some((pointer, version))
+            }
+        };
+        let _ = self.read.set(read);
+        Ok(())
+    }
+
+    /// The published version this command read (None: nothing is published in the bucket yet).
+    pub fn published(&self) -> Option<&Version> {
+        self.read.get().and_then(|read| read.as_ref()).map(|(_, version)| version)
+    }
+
+    /// Publishes a sealed local version: the store's self-test, the upload, the pointer swap from
+    /// the version this command read; then the mirror switches to it and old versions are pruned
+    /// from the bucket. On a lost swap the version stays unpublished everywhere.
+    pub async fn publish(&self, versions: &VersionStore, sealed: Sealed) -> Result<Version> {
+        let base = self.read.get().and_then(|read| read.as_ref()).map(|(pointer, _)| pointer);
+        self.root.self_test().await.with_context(|| format!("checking that {} can publish safely", self.url))?;
+        let id = sealed.version.info.id.clone();
+        match self.root.push(&id, &sealed.version.dir, base).await {
+            Ok(manifest) => {
+                if !self.quiet {
+                    let bytes: u64 = manifest.files.iter().map(|f| f.size).sum();
+                    eprintln!(
+                        "uploaded version {id} to {} ({} files, {:.1} MB) and made it current there",
+                        self.url,
+                        manifest.files.len(),
+                        bytes as f64 / 1e6
+                    );
+                }
+            }
+            Err(error @ PublishError::LostRace { .. }) => bail!("{} (in {})", error, self.url),
+            // Two writers that built on the same version in the same second chose the same id:
+            // the first to upload a file owns it, the other stops before writing anything.
+            Err(PublishError::VersionExists { .. }) => bail!(
+                "version {id} was not published: another writer is publishing a version of the same id (built on the \
+                 same version in the same second) to {}; nothing of this run was uploaded, run again to build on it",
+                self.url
+            ),
+            Err(error) => {
+                return Err(anyhow::Error::new(error).context(format!("publishing version {id} to {}", self.url)));
+            }
+        }
+        let version = versions.switch_to(sealed)?;
+        match self.root.prune(self.keep).await {
+            Ok(removed) if !removed.is_empty() => {
+                tracing::info!(removed = %removed.join(", "), "removed versions outside the keep window from {}", self.url);
+            }
+            Ok(_) => {}
+            Err(error) => eprintln!("warning: could not prune old versions of {}: {error}", self.url),
+        }
+        Ok(version)
+    }
+
+    /// A version by name (`current`, `previous`, or an id), copied into the mirror.
+    pub async fn version(&self, versions: &VersionStore, name: &str) -> Result<Version> {
+        let current = self.published().cloned();
+        let id = match name {
+            "current" => match current {
+                Some(version) => return Ok(version),
+                None => bail!("nothing is published in {} yet", self.url),
+            },
+            "previous" => match current.and_then(|c| c.info.previous) {
+                Some(id) => id,
+                None => bail!("the current version of {} replaced none", self.url),
+            },
+            id => id.to_string(),
+        };
+        let copy = self.root.pull(&id, &versions.versions_dir()).await.with_context(|| {
+            format!("version {id} of {} (`reeflow versions --data-dir {}` lists them)", self.url, self.url)
+        })?;
+        Ok(Version::load(&copy)?)
+    }
+
+    /// `reeflow versions` of the bucket: its publish history, newest last, and which versions
+    /// still have their files.
+    pub async fn list(&self, format: crate::SummaryFormat) -> Result<u8> {
+        let history = self.root.history().await?;
+        let present = self.root.version_ids().await?;
+        let current = self.published().map(|v| v.info.id.clone());
+        if format == crate::SummaryFormat::Json {
+            let rows: Vec<serde_json::Value> = history
+                .iter()
+                .map(|entry| {
+                    serde_json::json!({
+                        "id": entry.version,
+                        "replaced": entry.replaced,
+                        "current": current.as_deref() == Some(entry.version.as_str()),
+                        "files_kept": present.contains(&entry.version),
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&rows)?);
+            return Ok(0);
+        }
+        if history.is_empty() {
+            println!(
+                "nothing is published in {} yet: `reeflow refresh --data-dir {}` publishes the first",
+                self.url, self.url
+            );
+            return Ok(0);
+        }
+        println!("{:<2}{:<26} {:<26} files", "", "version", "replaced");
+        for entry in &history {
+            let marker = if current.as_deref() == Some(entry.version.as_str()) { "*" } else { "" };
+            let kept = if present.contains(&entry.version) { "kept" } else { "removed (outside the keep window)" };
+            println!("{marker:<2}{:<26} {:<26} {kept}", entry.version, entry.replaced.as_deref().unwrap_or("—"));
+        }
+        println!("(* current; published in {}, manifest of each: versions/<version>/manifest.json)", self.url);
+        Ok(0)
+    }
+}
+
+fn default_cache() -> PathBuf {
+    if let Some(dir) = std::env::var_os("REEFLOW_CACHE_DIR") {
+        return PathBuf::from(dir);
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    home.join(".cache/reeflow/roots")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_root_gets_its_own_mirror_folder() {
+        let cache = Path::new("/cache");
+        let a = Remote::mirror_dir("s3://team/reeflow", Some(cache));
+        let b = Remote::mirror_dir("s3://team/reeflow-test", Some(cache));
+        assert_ne!(a, b);
+        assert!(a.starts_with(cache));
+        assert!(a.file_name().unwrap().to_string_lossy().starts_with("s3---team-reeflow-"), "{}", a.display());
+        assert_eq!(a, Remote::mirror_dir("s3://team/reeflow", Some(cache)));
+    }
+}

@@ -1,0 +1,243 @@
+//! Between a remote root and a local folder of versions: a published version is copied down into
+//! `<versions>/<id>/` (every file checked against the manifest's size and sha256, written into a
+//! hidden folder and renamed into place, so a half copy is never seen), a locally built version is
+//! published from its folder, the publish history is read back, and versions no pointer or recent
+//! history entry names are removed.
+//!
+//! A local copy carries the manifest it was checked against as [`LOCAL_MANIFEST`]; a version is
+//! immutable, so a copy with the same manifest is complete and is never downloaded again.
+
+use std::collections::BTreeSet;
+use std::path::{Path as LocalPath, PathBuf};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
+
+use crate::{Manifest, Pointer, PublishError, Result, Root, sha256};
+
+/// The manifest a local copy of a version was checked against (not part of the version).
+pub const LOCAL_MANIFEST: &str = ".remote-manifest.json";
+const PULL_PREFIX: &str = ".pull-";
+/// An upload without a manifest younger than this may still be going on: pruning leaves it.
+const UNFINISHED_GRACE: Duration = Duration::from_secs(3600);
+
+/// One publish, as `history/<id>.json` records it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HistoryEntry {
+    pub version: String,
+    /// The version it replaced as current.
+    pub replaced: Option<String>,
+}
+
+fn local_error(path: &LocalPath) -> impl Fn(std::io::Error) -> PublishError + '_ {
+    move |source| PublishError::Local { path: path.to_path_buf(), source }
+}
+
+impl Root {
+    /// Makes `<versions_dir>/<id>/` a checked copy of published version `id`, downloading it
+    /// unless a copy with the same manifest is already there. Returns the folder.
+    pub async fn pull(&self, id: &str, versions_dir: &LocalPath) -> Result<PathBuf> {
+        let manifest = self.manifest(id).await?;
+        let target = versions_dir.join(id);
+        if local_manifest(&target).as_ref() == Some(&manifest) {
+            return Ok(target);
+        }
+        let partial = versions_dir.join(format!("{PULL_PREFIX}{id}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&partial);
+        std::fs::create_dir_all(&partial).map_err(local_error(&partial))?;
+        let result = self.download(&manifest, &partial).await;
+        if let Err(error) = result {
+            let _ = std::fs::remove_dir_all(&partial);
+            return Err(error);
+        }
+        // Another reader may have finished the same copy first: then its copy is used.
+        if local_manifest(&target).as_ref() == Some(&manifest) {
+            let _ = std::fs::remove_dir_all(&partial);
+            return Ok(target);
+        }
+        if target.exists() {
+            // A local folder of that name that is not this version's copy (a build that lost
+            // its publish, say): the published bytes replace it.
+            let aside = versions_dir.join(format!("{PULL_PREFIX}replaced-{id}-{}", std::process::id()));
+            std::fs::rename(&target, &aside).map_err(local_error(&target))?;
+            let _ = std::fs::remove_dir_all(&aside);
+        }
+        reeflow_files::rename_durably(&partial, &target)
+            .map_err(|e| PublishError::Local { path: target.clone(), source: std::io::Error::other(e.to_string()) })?;
+        Ok(target)
+    }
+
+    async fn download(&self, manifest: &Manifest, into: &LocalPath) -> Result<()> {
+        for file in &manifest.files {
+            let bytes = self.read(&manifest.version, &file.path).await?;
+            let actual = sha256(&bytes);
+            if bytes.len() as u64 != file.size || actual != file.sha256 {
+                return Err(PublishError::Corrupt {
+                    path: self.path(&format!("versions/{}/{}", manifest.version, file.path)).to_string(),
+                    store: self.store.to_string(),
+                    expected_size: file.size,
+                    expected_sha256: file.sha256.clone(),
+                    actual_size: bytes.len() as u64,
+                    actual_sha256: actual,
+                });
+            }
+            let path = file.path.split('/').fold(into.to_path_buf(), |path, part| path.join(part));
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(local_error(parent))?;
+            }
+            reeflow_files::write_bytes_atomically(&path, &bytes).map_err(|e| PublishError::Local {
+                path: path.clone(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+        }
+        let json = serde_json::to_vec_pretty(manifest).expect("a manifest serialises");
+        let path = into.join(LOCAL_MANIFEST);
+        reeflow_files::write_bytes_atomically(&path, &json)
+            .map_err(|e| PublishError::Local { path: path.clone(), source: std::io::Error::other(e.to_string()) })
+    }
+
+    /// Publishes the local folder `dir` (every file under it, links followed) as version `id`
+    /// built on `base`; see [`Root::publish`]. The folder then records the manifest, so pulling
+    /// the version again downloads nothing.
+    pub async fn push(&self, id: &str, dir: &LocalPath, base: Option<&Pointer>) -> Result<Manifest> {
+        let mut names = Vec::new();
+        list_files(dir, "", &mut names)?;
+        names.retain(|name| name != LOCAL_MANIFEST);
+        names.sort();
+        let load = |name: &str| {
+            let path = name.split('/').fold(dir.to_path_buf(), |path, part| path.join(part));
+            std::fs::read(&path).map(Bytes::from).map_err(local_error(&path))
+        };
+        let manifest = self.publish_with(id, names, load, base).await?;
+        let json = serde_json::to_vec_pretty(&manifest).expect("a manifest serialises");
+        let path = dir.join(LOCAL_MANIFEST);
+        reeflow_files::write_bytes_atomically(&path, &json)
+            .map_err(|e| PublishError::Local { path: path.clone(), source: std::io::Error::other(e.to_string()) })?;
+        Ok(manifest)
+    }
+
+    /// Every publish recorded in `history/`, oldest first (ids sort in the order they were made).
+    pub async fn history(&self) -> Result<Vec<HistoryEntry>> {
+        let prefix = self.path("history");
+        let objects: Vec<_> = self
+            .store
+            .list(Some(&prefix))
+            .try_collect()
+            .await
+            .map_err(|source| self.store_error("list", &prefix, source))?;
+        let mut entries = Vec::with_capacity(objects.len());
+        for object in objects {
+            let bytes = self
+                .store
+                .get(&object.location)
+                .await
+                .map_err(|source| self.store_error("read", &object.location, source))?
+                .bytes()
+                .await
+                .map_err(|source| self.store_error("read", &object.location, source))?;
+            let entry: HistoryEntry = serde_json::from_slice(&bytes).map_err(|e| PublishError::Invalid {
+                path: object.location.to_string(),
+                store: self.store.to_string(),
+                what: "history entry",
+                message: e.to_string(),
+            })?;
+            entries.push(entry);
+        }
+        entries.sort_by(|a, b| a.version.cmp(&b.version));
+        Ok(entries)
+    }
+
+    /// The version folders under `versions/`, by id.
+    pub async fn version_ids(&self) -> Result<Vec<String>> {
+        let prefix = self.path("versions");
+        let listing = self
+            .store
+            .list_with_delimiter(Some(&prefix))
+            .await
+            .map_err(|source| self.store_error("list", &prefix, source))?;
+        let mut ids: Vec<String> =
+            listing.common_prefixes.iter().filter_map(|p| p.filename().map(str::to_string)).collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// Removes the versions that neither the current pointer nor the newest `keep` history
+    /// entries name (as published or as replaced), manifest first so a reader sees them as gone,
+    /// and uploads without a manifest older than an hour (a killed writer's). Returns the ids
+    /// removed. History entries stay: they are the record of what was published.
+    pub async fn prune(&self, keep: usize) -> Result<Vec<String>> {
+        let history = self.history().await?;
+        let mut named: BTreeSet<String> = BTreeSet::new();
+        if let Some(current) = self.current().await? {
+            named.insert(current.version);
+        }
+        for entry in history.iter().rev().take(keep.max(1)) {
+            named.insert(entry.version.clone());
+            named.extend(entry.replaced.clone());
+        }
+        let mut removed = Vec::new();
+        for id in self.version_ids().await? {
+            if named.contains(&id) {
+                continue;
+            }
+            let prefix = self.path(&format!("versions/{id}"));
+            let mut objects: Vec<_> = self
+                .store
+                .list(Some(&prefix))
+                .try_collect()
+                .await
+                .map_err(|source| self.store_error("list", &prefix, source))?;
+            let manifest = self.path(&format!("versions/{id}/manifest.json"));
+            let finished = objects.iter().any(|o| o.location == manifest);
+            let newest = objects.iter().map(|o| o.last_modified.timestamp()).max();
+            let stale = newest.is_some_and(|t| unix_now().saturating_sub(t) > UNFINISHED_GRACE.as_secs() as i64);
+            if !finished && !stale {
+                continue;
+            }
+            objects.sort_by_key(|o| o.location != manifest);
+            for object in objects {
+                self.delete(&object.location).await?;
+            }
+            removed.push(id);
+        }
+        Ok(removed)
+    }
+
+    async fn delete(&self, path: &Path) -> Result<()> {
+        match self.store.delete(path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(source) => Err(self.store_error("delete", path, source)),
+        }
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// The manifest a local copy was checked against, when it has one.
+fn local_manifest(dir: &LocalPath) -> Option<Manifest> {
+    let bytes = std::fs::read(dir.join(LOCAL_MANIFEST)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Every file under `dir`, `/`-separated and relative to it, following links.
+fn list_files(dir: &LocalPath, relative: &str, names: &mut Vec<String>) -> Result<()> {
+    let here = if relative.is_empty() { dir.to_path_buf() } else { dir.join(relative) };
+    for entry in std::fs::read_dir(&here).map_err(local_error(&here))? {
+        let entry = entry.map_err(local_error(&here))?;
+        let name = entry.file_name().to_string_lossy().to_string();
+        let path = entry.path();
+        let child = if relative.is_empty() { name } else { format!("{relative}/{name}") };
+        let metadata = std::fs::metadata(&path).map_err(local_error(&path))?;
+        if metadata.is_dir() {
+            list_files(dir, &child, names)?;
+        } else {
+            names.push(child);
+        }
+    }
+    Ok(())
+}
