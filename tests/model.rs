@@ -455,3 +455,35 @@ fn compounds_priced_like_concentrate_are_listed_not_moved() {
     assert_eq!(myanmar["stage"], "mining");
     assert!(myanmar["stage_rule"].as_str().unwrap().contains("Myanmar has no separation plant"));
 }
+
+/// A version records the model it was built with (`ref/`: the `ref_*` tables as Parquet and the
+/// model file): queries of that version read them, whatever the model file says later, while
+/// `plan` compares with the model file as it is now.
+#[test]
+fn a_version_keeps_the_model_it_was_built_with() {
+    let data = bundled_snapshot_data_dir();
+    let output = reeflow(data.path(), &["run", "-q"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let version = data.path().join("current").canonicalize().unwrap();
+    let shipped = std::fs::read(repo().join("config/model.toml")).unwrap();
+    assert_eq!(std::fs::read(version.join("ref/model.toml")).unwrap(), shipped);
+    assert!(version.join("ref/ref_hs_codes.parquet").is_file());
+
+    let (_dir, edited) = model_file_with(|text| text.replacen("reo_mid = 0.60", "reo_mid = 0.65", 1));
+    let factor = "SELECT reo_mid FROM ref_hs_codes WHERE hs_code = '253090'";
+    let output = reeflow_with_model(data.path(), &edited, &["sql", "--format", "csv", factor]);
+    assert_eq!(common::stdout(&output), "reo_mid\n0.6\n", "the published version's own factor");
+    let output = reeflow_with_model(data.path(), &edited, &["plan", "--format", "json"]);
+    let plan: serde_json::Value = serde_json::from_str(&common::stdout(&output)).unwrap();
+    let will_run: Vec<&str> = plan
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["status"] == "run")
+        .map(|e| e["stage"].as_str().unwrap())
+        .collect();
+    assert!(will_run.contains(&"reo_factors") && will_run.contains(&"trade_reo"), "{will_run:?}");
+    let output = reeflow(data.path(), &["plan", "--format", "json"]);
+    let plan: serde_json::Value = serde_json::from_str(&common::stdout(&output)).unwrap();
+    assert!(plan.as_array().unwrap().iter().all(|e| e["status"] != "run"), "unchanged model: nothing to run");
+}

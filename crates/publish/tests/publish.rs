@@ -8,7 +8,7 @@ use futures::stream::BoxStream;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore, PutMode,
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode,
     PutMultipartOptions, PutOptions, PutPayload, PutResult,
 };
 use reeflow_publish::{PublishError, Root};
@@ -154,4 +154,59 @@ async fn a_reader_on_the_old_version_keeps_reading_it() {
         let bytes = root.read(&seen.version, &file.path).await.unwrap();
         assert_eq!(bytes.len() as u64, file.size);
     }
+}
+
+#[tokio::test]
+async fn a_folder_is_published_and_copied_back_checked_once() {
+    let store = Arc::new(InMemory::new());
+    let root = Root::new(store.clone(), "team");
+    let work = tempfile::tempdir().unwrap();
+    let built = work.path().join("built/v0001");
+    std::fs::create_dir_all(built.join("out/stage_balance")).unwrap();
+    std::fs::write(built.join("version.json"), "{}").unwrap();
+    std::fs::write(built.join("out/stage_balance/part-0.parquet"), "balance").unwrap();
+    let manifest = root.push("v0001", &built, None).await.unwrap();
+    let paths: Vec<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["out/stage_balance/part-0.parquet", "version.json"]);
+    assert!(built.join(reeflow_publish::LOCAL_MANIFEST).exists(), "the built folder records its manifest");
+
+    let mirror = work.path().join("mirror");
+    let copy = root.pull("v0001", &mirror).await.unwrap();
+    assert_eq!(std::fs::read_to_string(copy.join("out/stage_balance/part-0.parquet")).unwrap(), "balance");
+    // Checked once: a second pull reads only the manifest (a planted local edit stays).
+    std::fs::write(copy.join("version.json"), "edited").unwrap();
+    root.pull("v0001", &mirror).await.unwrap();
+    assert_eq!(std::fs::read_to_string(copy.join("version.json")).unwrap(), "edited");
+
+    // An object changed behind the manifest's back is refused, and no half copy is left.
+    store.put(&Path::from("team/versions/v0001/version.json"), PutPayload::from_static(b"tampered")).await.unwrap();
+    let other = work.path().join("other-mirror");
+    let error = root.pull("v0001", &other).await.unwrap_err();
+    assert!(matches!(error, PublishError::Corrupt { .. }), "{error}");
+    assert!(error.to_string().contains("team/versions/v0001/version.json"), "{error}");
+    let left: Vec<_> = std::fs::read_dir(&other).unwrap().collect();
+    assert!(left.is_empty(), "nothing left behind: {left:?}");
+}
+
+#[tokio::test]
+async fn pruning_keeps_what_the_pointer_and_the_recent_history_name() {
+    let store = Arc::new(InMemory::new());
+    let root = Root::new(store.clone(), "team");
+    let mut base = None;
+    for id in ["v1", "v2", "v3", "v4"] {
+        root.publish(id, files(id), base.as_ref()).await.unwrap();
+        base = root.current().await.unwrap();
+    }
+    // A writer's upload still going on (no manifest yet, fresh) is left alone.
+    store.put(&Path::from("team/versions/v5/out/x.parquet"), PutPayload::from_static(b"x")).await.unwrap();
+    let history = root.history().await.unwrap();
+    assert_eq!(history.iter().map(|h| h.version.as_str()).collect::<Vec<_>>(), ["v1", "v2", "v3", "v4"]);
+    assert_eq!(history[3].replaced.as_deref(), Some("v3"));
+    // keep = 1: v4 (current) and v3 (which it replaced) stay.
+    let removed = root.prune(1).await.unwrap();
+    assert_eq!(removed, ["v1", "v2"]);
+    assert_eq!(root.version_ids().await.unwrap(), ["v3", "v4", "v5"]);
+    assert!(root.manifest("v2").await.is_err());
+    assert_eq!(root.read("v3", "out/trade_flows/part-0.parquet").await.unwrap(), Bytes::from("flows of v3"));
+    assert_eq!(root.history().await.unwrap().len(), 4, "history entries stay as the record");
 }
