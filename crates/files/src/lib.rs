@@ -9,6 +9,7 @@
 
 pub mod failpoint;
 pub mod hash_cache;
+#[cfg(feature = "parquet")]
 pub mod parquet;
 
 pub use hash_cache::HashCache;
