@@ -42,8 +42,13 @@ pub struct Moto {
 impl Moto {
     /// Starts the server and waits until it listens.
     pub fn start(program: &PathBuf) -> Self {
+        // Tests of one binary start servers from several threads: from picking a free port until
+        // the server listens on it, no other thread may pick (the port is free in between, and a
+        // second server on it would fail to bind while the first answered in its place).
+        static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one_at_a_time = STARTING.lock().unwrap_or_else(|e| e.into_inner());
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(program)
+        let mut child = Command::new(program)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -51,6 +56,7 @@ impl Moto {
             .unwrap();
         let started = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(child.try_wait().unwrap().is_none(), "moto_server exited before listening on {port}");
             assert!(started.elapsed() < Duration::from_secs(30), "moto_server did not listen on {port}");
             std::thread::sleep(Duration::from_millis(100));
         }

@@ -20,6 +20,10 @@ pub const DEFAULT_KEEP: usize = 2;
 /// Each version's description.
 pub const VERSION_FILE: &str = "version.json";
 const STAGING_PREFIX: &str = ".staging-";
+/// A copy of a remote root's version being made by a reader (`reeflow_publish`), which holds no
+/// lock: one untouched for an hour was left by a killed reader.
+const PULL_PREFIX: &str = ".pull-";
+const PULL_ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
 const TRASH_PREFIX: &str = ".trash-";
 /// Symlinks through `current` for tools that read files directly.
 const STABLE_LINKS: [&str; 2] = ["out", "normalized"];
@@ -176,6 +180,14 @@ impl Drop for Staging {
             let _ = fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+/// True for a reader's copy in progress that nothing has touched for [`PULL_ABANDONED_AFTER`].
+fn abandoned_copy(path: &Path, name: &str) -> bool {
+    name.starts_with(PULL_PREFIX)
+        && fs::metadata(path)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > PULL_ABANDONED_AFTER))
 }
 
 /// A version sealed as published but not yet current (see [`VersionStore::seal_for_publish`]).
@@ -464,7 +476,7 @@ impl VersionStore {
         for entry in fs::read_dir(&dir).map_err(io_error(&dir))? {
             let path = entry.map_err(io_error(&dir))?.path();
             let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-            if name.starts_with(STAGING_PREFIX) || name.starts_with(TRASH_PREFIX) {
+            if name.starts_with(STAGING_PREFIX) || name.starts_with(TRASH_PREFIX) || abandoned_copy(&path, &name) {
                 fs::remove_dir_all(&path).map_err(io_error(&path))?;
             }
         }
@@ -601,7 +613,17 @@ mod tests {
         let orphan = store.seal(&mut sealed, Inputs::Snapshot, VersionStatus::Published, None).unwrap();
         assert_eq!(store.current().unwrap().unwrap().info.id, first.info.id);
 
+        // A reader killed while copying a remote version an hour ago, and one copying now.
+        let (abandoned, copying) =
+            (store.versions_dir().join(".pull-v0009-1"), store.versions_dir().join(".pull-v0009-2"));
+        for dir in [&abandoned, &copying] {
+            fs::create_dir_all(dir).unwrap();
+        }
+        let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        fs::File::open(&abandoned).unwrap().set_modified(two_hours_ago).unwrap();
+
         let next = store.begin("reeflow run").unwrap();
+        assert!(!abandoned.exists() && copying.exists());
         assert!(!half_written.exists());
         assert!(!orphan.dir.exists(), "a sealed version never switched to is not a published one");
         assert_eq!(next.baseline.id.as_deref(), Some(first.info.id.as_str()));
