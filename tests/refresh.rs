@@ -7,24 +7,16 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{command, copy_tree, kill_at, published_files, query, reeflow, serve_files, stdout};
-
-const MCS2024_WORLD: &str = "pnnl-cmm-data/usgs_mcs/mcs2024-raree_world.csv";
-
-/// Raw folders: every public file but the MCS 2024 world table (A), and every public file (B).
-fn raw_folders(public: &Path, root: &Path) -> (PathBuf, PathBuf) {
-    let (a, b) = (root.join("raw-a"), root.join("raw-b"));
-    copy_tree(public, &a, &[MCS2024_WORLD]);
-    copy_tree(public, &b, &[]);
-    (a, b)
-}
+use common::{
+    MCS2024_WORLD, command, copy_tree, kill_at, published_files, query, raw_folders, reeflow, refresh_args,
+    refresh_summary, serve_files, stdout,
+};
 
 fn refresh(data: &Path, raw: &Path, extra: &[&str]) -> (Output, serde_json::Value) {
-    let mut args = vec!["refresh", "--fetch", "none", "--raw", raw.to_str().unwrap(), "--format", "json"];
+    let mut args = refresh_args(raw);
     args.extend(extra);
     let output = reeflow(data, &args);
-    let summary = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|_| panic!("JSON summary; stderr: {}", String::from_utf8_lossy(&output.stderr)));
+    let summary = refresh_summary(&output);
     (output, summary)
 }
 

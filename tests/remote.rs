@@ -11,10 +11,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{command, copy_tree, kill_at, published_files, stdout, version_files};
+use common::{command, kill_at, published_files, refresh_args, refresh_summary, stdout, version_files};
 use reeflow_testdata::moto::{self, Moto};
 
-const MCS2024_WORLD: &str = "pnnl-cmm-data/usgs_mcs/mcs2024-raree_world.csv";
 const BUCKET: &str = "reeflow";
 const ROOT: &str = "s3://reeflow/team/published";
 
@@ -42,10 +41,17 @@ impl Machine {
     }
 
     fn refresh(&self, raw: &Path) -> (Output, serde_json::Value) {
-        let output = self.run(&["refresh", "--fetch", "none", "--raw", raw.to_str().unwrap(), "--format", "json"]);
-        let summary = serde_json::from_slice(&output.stdout)
-            .unwrap_or_else(|_| panic!("JSON summary; stderr: {}", String::from_utf8_lossy(&output.stderr)));
+        let output = self.run(&refresh_args(raw));
+        let summary = refresh_summary(&output);
         (output, summary)
+    }
+
+    /// A refresh that must publish; the id of the version it published.
+    fn publish(&self, raw: &Path) -> String {
+        let (output, summary) = self.refresh(raw);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert_eq!(summary["status"], "published", "{summary}");
+        summary["version"].as_str().unwrap().to_string()
     }
 
     /// The local copy of the bucket's versions this machine made.
@@ -61,15 +67,6 @@ fn assert_no_secret(output: &Output) {
         let text = String::from_utf8_lossy(stream);
         assert!(!text.contains(moto::SECRET_KEY), "the secret key shows in the output:\n{text}");
     }
-}
-
-/// Raw folders: every public file but the MCS 2024 world table (A), and every public file (B).
-fn raw_folders(root: &Path) -> (PathBuf, PathBuf) {
-    let public = reeflow_testdata::public_data();
-    let (a, b) = (root.join("raw-a"), root.join("raw-b"));
-    copy_tree(&public, &a, &[MCS2024_WORLD]);
-    copy_tree(&public, &b, &[]);
-    (a, b)
 }
 
 /// The bucket's `current` pointer and a version's manifest, read as any tool would (pyarrow).
@@ -105,7 +102,7 @@ fn start() -> Option<(Moto, tempfile::TempDir)> {
 #[test]
 fn refreshes_publish_to_a_bucket_one_version_after_another() {
     let Some((moto, work)) = start() else { return };
-    let (raw_a, raw_b) = raw_folders(work.path());
+    let (raw_a, raw_b) = common::raw_folders(&reeflow_testdata::public_data(), work.path());
     let ci = Machine::new(&moto, work.path().join("ci-cache"));
 
     // Nothing published yet: a reader says so and how to publish.
@@ -115,10 +112,7 @@ fn refreshes_publish_to_a_bucket_one_version_after_another() {
         String::from_utf8_lossy(&output.stderr).contains("nothing is published in s3://reeflow/team/published yet")
     );
 
-    let (output, first) = ci.refresh(&raw_a);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    assert_eq!(first["status"], "published");
-    let first_id = first["version"].as_str().unwrap().to_string();
+    let first_id = ci.publish(&raw_a);
     assert_eq!(current_version(&moto).as_deref(), Some(first_id.as_str()));
     let manifest = bucket_json(&moto, &format!("versions/{first_id}/manifest.json")).unwrap();
     let files: Vec<&str> = manifest["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
@@ -166,19 +160,14 @@ fn refreshes_publish_to_a_bucket_one_version_after_another() {
 #[test]
 fn readers_of_the_bucket_get_the_answers_and_files_of_a_local_root() {
     let Some((moto, work)) = start() else { return };
-    let (_, raw) = raw_folders(work.path());
+    let (_, raw) = common::raw_folders(&reeflow_testdata::public_data(), work.path());
     let ci = Machine::new(&moto, work.path().join("ci-cache"));
-    let (output, published) = ci.refresh(&raw);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let id = published["version"].as_str().unwrap().to_string();
+    let id = ci.publish(&raw);
 
     // The same refresh on a local root gives the same table bytes as the bucket's version, as an
     // analyst's machine downloads it.
     let local = work.path().join("local");
-    let output = command(&local)
-        .args(["refresh", "--fetch", "none", "--raw", raw.to_str().unwrap(), "--format", "json"])
-        .output()
-        .unwrap();
+    let output = command(&local).args(refresh_args(&raw)).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let analyst = Machine::new(&moto, work.path().join("analyst-cache"));
     let query = "SELECT region, stage, year, unregistered_t_reo, u_p05_t_reo FROM unregistered_uncertainty ORDER BY region, stage, year";
@@ -259,16 +248,14 @@ fn readers_of_the_bucket_get_the_answers_and_files_of_a_local_root() {
 #[test]
 fn of_two_concurrent_refreshes_exactly_one_publishes() {
     let Some((moto, work)) = start() else { return };
-    let (raw_a, raw_b) = raw_folders(work.path());
+    let (raw_a, raw_b) = common::raw_folders(&reeflow_testdata::public_data(), work.path());
     let first = Machine::new(&moto, work.path().join("first-cache"));
-    let (output, base) = first.refresh(&raw_a);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let base_id = base["version"].as_str().unwrap().to_string();
+    let base_id = first.publish(&raw_a);
 
     // Two machines build on the same published version at once, each with the changed input.
     let machines =
         [Machine::new(&moto, work.path().join("left-cache")), Machine::new(&moto, work.path().join("right-cache"))];
-    let args = ["refresh", "--fetch", "none", "--raw", raw_b.to_str().unwrap(), "--format", "json"];
+    let args = refresh_args(&raw_b);
     let children: Vec<_> = machines
         .iter()
         .map(|m| {
@@ -301,17 +288,15 @@ fn of_two_concurrent_refreshes_exactly_one_publishes() {
 #[test]
 fn a_refresh_killed_during_its_upload_leaves_the_published_version_readable() {
     let Some((moto, work)) = start() else { return };
-    let (raw_a, raw_b) = raw_folders(work.path());
+    let (raw_a, raw_b) = common::raw_folders(&reeflow_testdata::public_data(), work.path());
     let ci = Machine::new(&moto, work.path().join("ci-cache"));
-    let (output, base) = ci.refresh(&raw_a);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let base_id = base["version"].as_str().unwrap().to_string();
+    let base_id = ci.publish(&raw_a);
     let query = "SELECT count(*) AS n, sum(t_reo) AS t FROM production";
     let before = stdout(&ci.run(&["sql", "--format", "csv", query]));
 
     // Killed (SIGKILL) after its fifth uploaded file: the pointer never moved.
     let marker_base = work.path().join("killed");
-    let args = ["refresh", "--fetch", "none", "--raw", raw_b.to_str().unwrap(), "--format", "json"];
+    let args = refresh_args(&raw_b);
     kill_at(&marker_base, ci.command(&args), "remote:upload:5");
     assert_eq!(current_version(&moto).as_deref(), Some(base_id.as_str()));
     let reader = Machine::new(&moto, work.path().join("reader-cache"));

@@ -254,3 +254,26 @@ pub fn kill_at(data: &Path, mut command: Command, failpoint: &str) {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
 }
+
+/// The MCS 2024 world table: left out of one raw folder, a new edition arrives with it.
+pub const MCS2024_WORLD: &str = "pnnl-cmm-data/usgs_mcs/mcs2024-raree_world.csv";
+
+/// Raw folders under `root`: every public file but the MCS 2024 world table (A), and every public
+/// file (B).
+pub fn raw_folders(public: &Path, root: &Path) -> (PathBuf, PathBuf) {
+    let (a, b) = (root.join("raw-a"), root.join("raw-b"));
+    copy_tree(public, &a, &[MCS2024_WORLD]);
+    copy_tree(public, &b, &[]);
+    (a, b)
+}
+
+/// `refresh` from the raw folder `raw` without fetching, its summary as JSON.
+pub fn refresh_args(raw: &Path) -> Vec<&str> {
+    vec!["refresh", "--fetch", "none", "--raw", raw.to_str().unwrap(), "--format", "json"]
+}
+
+/// The JSON summary a `refresh --format json` printed.
+pub fn refresh_summary(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|_| panic!("JSON summary; stderr: {}", String::from_utf8_lossy(&output.stderr)))
+}

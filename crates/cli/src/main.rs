@@ -644,12 +644,7 @@ impl Layout {
     /// What readers see now.
     pub fn published(&self) -> Result<Published> {
         if let Some(remote) = &self.remote {
-            let Some(version) = remote.published() else {
-                bail!(
-                    "nothing is published in {url} yet: `reeflow refresh --data-dir {url}` (or `run`) publishes the first",
-                    url = remote.url
-                )
-            };
+            let Some(version) = remote.published() else { bail!(remote.nothing_published()) };
             return Ok(Published { inputs: version.normalized(), out: version.out(), version: Some(version.clone()) });
         }
         if let Some(version) = self.versions.current()? {

@@ -68,6 +68,14 @@ impl Remote {
         Ok(())
     }
 
+    /// What a reader of an empty bucket is told.
+    pub fn nothing_published(&self) -> String {
+        format!(
+            "nothing is published in {url} yet: `reeflow refresh --data-dir {url}` (or `run`) publishes the first",
+            url = self.url
+        )
+    }
+
     /// The published version this command read (None: nothing is published in the bucket yet).
     pub fn published(&self) -> Option<&Version> {
         self.read.get().and_then(|read| read.as_ref()).map(|(_, version)| version)
@@ -121,7 +129,7 @@ impl Remote {
         let id = match name {
             "current" => match current {
                 Some(version) => return Ok(version),
-                None => bail!("nothing is published in {} yet", self.url),
+                None => bail!(self.nothing_published()),
             },
             "previous" => match current.and_then(|c| c.info.previous) {
                 Some(id) => id,
@@ -157,10 +165,7 @@ impl Remote {
             return Ok(0);
         }
         if history.is_empty() {
-            println!(
-                "nothing is published in {} yet: `reeflow refresh --data-dir {}` publishes the first",
-                self.url, self.url
-            );
+            println!("{}", self.nothing_published());
             return Ok(0);
         }
         println!("{:<2}{:<26} {:<26} files", "", "version", "replaced");

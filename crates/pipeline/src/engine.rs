@@ -601,8 +601,6 @@ async fn write_partitions(
     Ok((files, types))
 }
 
-/// Registers a Parquet file, or a stage output folder with its partition columns (name, Arrow
-/// type name, as its manifest lists them), as table `name` of `ctx`.
 /// SHA-256 of a batch's CSV rendering (with its header): a reference table's content hash.
 fn csv_sha256(batch: &RecordBatch) -> std::result::Result<String, arrow::error::ArrowError> {
     let mut csv = Vec::new();
@@ -613,6 +611,8 @@ fn csv_sha256(batch: &RecordBatch) -> std::result::Result<String, arrow::error::
     Ok(crate::state::sha256_hex(&csv))
 }
 
+/// Registers a Parquet file, or a stage output folder with its partition columns (name, Arrow
+/// type name, as its manifest lists them), as table `name` of `ctx`.
 pub async fn register_parquet(
     ctx: &SessionContext,
     name: &str,

@@ -68,6 +68,8 @@ pub enum PublishError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Write(#[from] reeflow_files::WriteError),
 }
 
 pub type Result<T> = std::result::Result<T, PublishError>;
@@ -119,11 +121,6 @@ impl Root {
     /// The prefix inside the store (`""` for the bucket's top).
     pub fn prefix(&self) -> &str {
         self.prefix.as_ref()
-    }
-
-    /// The store, as it prints itself (no credentials).
-    pub fn store_name(&self) -> String {
-        self.store.to_string()
     }
 
     fn path(&self, relative: &str) -> Path {

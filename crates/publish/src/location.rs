@@ -142,45 +142,41 @@ fn build_store(
         store,
         hint: hint.into(),
     };
+    // One cloud's store: its builder from the standard variables, the bucket, then the
+    // [storage] options, each key checked.
+    #[allow(unused_macros)]
+    macro_rules! configured {
+        ($builder:ty, $key:ty, $store:literal, $hint:literal) => {{
+            let mut builder = <$builder>::from_env().with_url(bucket_url(url));
+            for (key, value) in options {
+                let parsed: $key = key.to_ascii_lowercase().parse().map_err(|_| unknown($store, key, $hint))?;
+                builder = builder.with_config(parsed, value);
+            }
+            Ok(Arc::new(builder.build().map_err(open)?))
+        }};
+    }
     match cloud {
         #[cfg(feature = "s3")]
-        Cloud::S3 => {
-            use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
-            let mut builder = AmazonS3Builder::from_env().with_url(bucket_url(url));
-            for (key, value) in options {
-                let parsed: AmazonS3ConfigKey = key.to_ascii_lowercase().parse().map_err(|_| {
-                    unknown("S3", key, "e.g. endpoint, region, allow_http, virtual_hosted_style_request")
-                })?;
-                builder = builder.with_config(parsed, value);
-            }
-            Ok(Arc::new(builder.build().map_err(open)?))
-        }
+        Cloud::S3 => configured!(
+            object_store::aws::AmazonS3Builder,
+            object_store::aws::AmazonS3ConfigKey,
+            "S3",
+            "e.g. endpoint, region, allow_http, virtual_hosted_style_request"
+        ),
         #[cfg(feature = "gcs")]
-        Cloud::Gcs => {
-            use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
-            let mut builder = GoogleCloudStorageBuilder::from_env().with_url(bucket_url(url));
-            for (key, value) in options {
-                let parsed: GoogleConfigKey = key
-                    .to_ascii_lowercase()
-                    .parse()
-                    .map_err(|_| unknown("Google Cloud Storage", key, "e.g. service_account, allow_http"))?;
-                builder = builder.with_config(parsed, value);
-            }
-            Ok(Arc::new(builder.build().map_err(open)?))
-        }
+        Cloud::Gcs => configured!(
+            object_store::gcp::GoogleCloudStorageBuilder,
+            object_store::gcp::GoogleConfigKey,
+            "Google Cloud Storage",
+            "e.g. service_account, allow_http"
+        ),
         #[cfg(feature = "azure")]
-        Cloud::Azure => {
-            use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
-            let mut builder = MicrosoftAzureBuilder::from_env().with_url(bucket_url(url));
-            for (key, value) in options {
-                let parsed: AzureConfigKey = key
-                    .to_ascii_lowercase()
-                    .parse()
-                    .map_err(|_| unknown("Azure", key, "e.g. account_name, use_emulator, allow_http"))?;
-                builder = builder.with_config(parsed, value);
-            }
-            Ok(Arc::new(builder.build().map_err(open)?))
-        }
+        Cloud::Azure => configured!(
+            object_store::azure::MicrosoftAzureBuilder,
+            object_store::azure::AzureConfigKey,
+            "Azure",
+            "e.g. account_name, use_emulator, allow_http"
+        ),
         #[allow(unreachable_patterns)]
         _ => Err(LocationError::NotBuiltIn { scheme: url.scheme().into() }),
     }

@@ -65,8 +65,7 @@ impl Root {
             std::fs::rename(&target, &aside).map_err(local_error(&target))?;
             let _ = std::fs::remove_dir_all(&aside);
         }
-        reeflow_files::rename_durably(&partial, &target)
-            .map_err(|e| PublishError::Local { path: target.clone(), source: std::io::Error::other(e.to_string()) })?;
+        reeflow_files::rename_durably(&partial, &target)?;
         Ok(target)
     }
 
@@ -84,19 +83,13 @@ impl Root {
                     actual_sha256: actual,
                 });
             }
-            let path = file.path.split('/').fold(into.to_path_buf(), |path, part| path.join(part));
+            let path = local_path(into, &file.path);
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent).map_err(local_error(parent))?;
             }
-            reeflow_files::write_bytes_atomically(&path, &bytes).map_err(|e| PublishError::Local {
-                path: path.clone(),
-                source: std::io::Error::other(e.to_string()),
-            })?;
+            reeflow_files::write_bytes_atomically(&path, &bytes)?;
         }
-        let json = serde_json::to_vec_pretty(manifest).expect("a manifest serialises");
-        let path = into.join(LOCAL_MANIFEST);
-        reeflow_files::write_bytes_atomically(&path, &json)
-            .map_err(|e| PublishError::Local { path: path.clone(), source: std::io::Error::other(e.to_string()) })
+        record_manifest(into, manifest)
     }
 
     /// Publishes the local folder `dir` (every file under it, links followed) as version `id`
@@ -108,14 +101,11 @@ impl Root {
         names.retain(|name| name != LOCAL_MANIFEST);
         names.sort();
         let load = |name: &str| {
-            let path = name.split('/').fold(dir.to_path_buf(), |path, part| path.join(part));
+            let path = local_path(dir, name);
             std::fs::read(&path).map(Bytes::from).map_err(local_error(&path))
         };
         let manifest = self.publish_with(id, names, load, base).await?;
-        let json = serde_json::to_vec_pretty(&manifest).expect("a manifest serialises");
-        let path = dir.join(LOCAL_MANIFEST);
-        reeflow_files::write_bytes_atomically(&path, &json)
-            .map_err(|e| PublishError::Local { path: path.clone(), source: std::io::Error::other(e.to_string()) })?;
+        record_manifest(dir, &manifest)?;
         Ok(manifest)
     }
 
@@ -216,6 +206,17 @@ impl Root {
 
 fn unix_now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// A manifest path (`/`-separated) inside the local folder `dir`.
+fn local_path(dir: &LocalPath, relative: &str) -> PathBuf {
+    relative.split('/').fold(dir.to_path_buf(), |path, part| path.join(part))
+}
+
+/// Records in `dir` the manifest its files match ([`LOCAL_MANIFEST`]).
+fn record_manifest(dir: &LocalPath, manifest: &Manifest) -> Result<()> {
+    let json = serde_json::to_vec_pretty(manifest).expect("a manifest serialises");
+    Ok(reeflow_files::write_bytes_atomically(&dir.join(LOCAL_MANIFEST), &json)?)
 }
 
 /// The manifest a local copy was checked against, when it has one.
