@@ -277,3 +277,47 @@ pub fn refresh_summary(output: &Output) -> serde_json::Value {
     serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|_| panic!("JSON summary; stderr: {}", String::from_utf8_lossy(&output.stderr)))
 }
+
+/// Every stage's output hash (from its manifest) after `reeflow run` with `env` set; asserts that
+/// every stage of pipelines/ published an output.
+pub fn output_hashes(data: &Path, env: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
+    let mut command = command(data);
+    command.envs(env.iter().copied()).args(["--quiet", "run"]);
+    stdout(&command.output().unwrap());
+    let out = data.join("current/out");
+    let mut hashes = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(&out).unwrap() {
+        let manifest = entry.unwrap().path().join("_stage.json");
+        if let Ok(text) = std::fs::read_to_string(&manifest) {
+            let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+            hashes.insert(
+                value["stage"].as_str().unwrap().to_string(),
+                value["output_sha256"].as_str().unwrap().to_string(),
+            );
+        }
+    }
+    assert_eq!(hashes.len(), stage_count(), "{hashes:?}");
+    hashes
+}
+
+/// Generates `rows` world-trade rows (the rare-earth codes among 5,000 products, 2015-2022) with
+/// `reeflow bench gen` into `<dir>/trade.parquet`.
+pub fn generated_trade(dir: &Path, rows: usize) -> PathBuf {
+    let trade = dir.join("trade.parquet");
+    stdout(&reeflow(
+        dir,
+        &[
+            "bench",
+            "gen",
+            "--rows",
+            &rows.to_string(),
+            "--years",
+            "2015-2022",
+            "--seed",
+            "7",
+            "--out",
+            trade.to_str().unwrap(),
+        ],
+    ));
+    trade
+}

@@ -65,6 +65,11 @@ pub enum BenchCommand {
         /// Also write the measurements as JSON here.
         #[arg(long)]
         output: Option<PathBuf>,
+        /// Also run every stage on this Ballista scheduler (df://host:port, with its executors on
+        /// this machine; a build with the `cluster` feature), check that the outputs are
+        /// byte-identical to the local run's, and report its time beside the local one.
+        #[arg(long)]
+        scheduler: Option<String>,
     },
 }
 
@@ -97,16 +102,17 @@ pub fn dispatch(settings: &Settings, command: BenchCommand) -> Result<u8> {
             println!("{}", serde_json::to_string_pretty(&summary)?);
             Ok(0)
         }
-        BenchCommand::Run { rows, years, seed, json_rows, python, work, output } => {
+        BenchCommand::Run { rows, years, seed, json_rows, python, work, output, scheduler } => {
             let work = work.unwrap_or(work_default);
             let (first_year, last_year) = parse_years(&years)?;
             let mut results = Vec::new();
             let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-            let steps_per_size = 2 * if threads > 1 { 2 } else { 1 } + 3;
+            let steps_per_size = 2 * if threads > 1 { 2 } else { 1 } + 3 + usize::from(scheduler.is_some());
             let bar = Progress::new(settings.display(false), "bench", "steps", (rows.len() * steps_per_size) as u64);
             for size in rows {
                 let shape = reeflow_bench::TradeShape { rows: size, first_year, last_year, seed };
-                results.extend(run_size(settings, &work, &shape, json_rows.min(size), python.as_deref(), &bar)?);
+                let target = Target { python: python.as_deref(), scheduler: scheduler.as_deref() };
+                results.extend(run_size(settings, &work, &shape, json_rows.min(size), target, &bar)?);
             }
             bar.finish("· done".into());
             println!("{}", markdown(&results));
@@ -132,7 +138,7 @@ fn generate(out: &Path, shape: &reeflow_bench::TradeShape) -> Result<reeflow_ben
 /// Runs this binary with the same pipelines and model, in `data_dir`, and measures it.
 /// One reeflow step with the default settings (a partition per core).
 fn reeflow_step(settings: &Settings, data_dir: &Path, args: &[&str]) -> Result<(f64, Option<u64>)> {
-    reeflow_step_with(settings, data_dir, args, reeflow_pipeline::engine::default_partitions())
+    reeflow_step_with(settings, data_dir, args, reeflow_pipeline::engine::default_partitions(), &[])
 }
 
 /// Like [`reeflow_step`], with `partitions` query partitions (threads).
@@ -141,6 +147,7 @@ fn reeflow_step_with(
     data_dir: &Path,
     args: &[&str],
     partitions: usize,
+    env: &[(&str, &str)],
 ) -> Result<(f64, Option<u64>)> {
     let peak_file = data_dir.with_extension("peak");
     let _ = std::fs::remove_file(&peak_file);
@@ -156,6 +163,7 @@ fn reeflow_step_with(
         .args(args)
         .env(PEAK_MEMORY_FILE, &peak_file)
         .env("REEFLOW_TARGET_PARTITIONS", partitions.to_string())
+        .envs(env.iter().copied())
         .stdout(std::process::Stdio::null());
     let started = Instant::now();
     let output = command.output()?;
@@ -180,23 +188,28 @@ fn duckdb_step(python: Option<&Path>, work: &Path, args: &[&str]) -> Result<Opti
     Ok(Some((value["seconds"].as_f64().unwrap_or_default(), value["peak_bytes"].as_u64().unwrap_or_default())))
 }
 
-fn run_size(
-    settings: &Settings,
-    work: &Path,
-    shape: &reeflow_bench::TradeShape,
-    json_rows: u64,
-    python: Option<&Path>,
-    bar: &Progress,
-) -> Result<Vec<Measurement>> {
-    let rows = shape.rows;
-    let trade = work.join(format!("trade-{rows}-seed{}.parquet", shape.seed));
-    if !trade.exists() {
-        generate(&trade, shape)?;
+/// What the steps are compared with: DuckDB (a Python with `duckdb`) and a Ballista scheduler.
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    python: Option<&'a Path>,
+    scheduler: Option<&'a str>,
+}
+
+/// Every stage's output hash in the published version of `data`, from the stage manifests.
+fn output_hashes(data: &Path) -> Result<std::collections::BTreeMap<String, String>> {
+    let mut hashes = std::collections::BTreeMap::new();
+    for (name, dir) in reeflow_pipeline::stage_outputs(&data.join("current/out"))? {
+        let text = std::fs::read_to_string(dir.join(reeflow_pipeline::state::MANIFEST_FILE))?;
+        let manifest: serde_json::Value = serde_json::from_str(&text)?;
+        hashes.insert(name, manifest["output_sha256"].as_str().unwrap_or_default().to_string());
     }
-    let trade = trade.canonicalize()?;
-    // A data folder whose input tables are the generated trade and the bundled snapshot's others.
-    let data = work.join(format!("data-{rows}"));
-    let _ = std::fs::remove_dir_all(&data);
+    Ok(hashes)
+}
+
+/// A fresh data folder whose input tables are the generated `trade` (linked) and the bundled
+/// snapshot's others.
+fn bench_data_dir(settings: &Settings, data: &Path, trade: &Path) -> Result<()> {
+    let _ = std::fs::remove_dir_all(data);
     let normalized = data.join("normalized");
     std::fs::create_dir_all(&normalized)?;
     for table in ["production", "salient", "countries"] {
@@ -204,8 +217,28 @@ fn run_size(
         std::fs::copy(&source, normalized.join(format!("{table}.parquet")))
             .with_context(|| format!("copying {} (the bundled snapshot)", source.display()))?;
     }
-    std::fs::hard_link(&trade, normalized.join("trade.parquet"))
-        .or_else(|_| std::fs::copy(&trade, normalized.join("trade.parquet")).map(|_| ()))?;
+    std::fs::hard_link(trade, normalized.join("trade.parquet"))
+        .or_else(|_| std::fs::copy(trade, normalized.join("trade.parquet")).map(|_| ()))?;
+    Ok(())
+}
+
+fn run_size(
+    settings: &Settings,
+    work: &Path,
+    shape: &reeflow_bench::TradeShape,
+    json_rows: u64,
+    target: Target,
+    bar: &Progress,
+) -> Result<Vec<Measurement>> {
+    let python = target.python;
+    let rows = shape.rows;
+    let trade = work.join(format!("trade-{rows}-seed{}.parquet", shape.seed));
+    if !trade.exists() {
+        generate(&trade, shape)?;
+    }
+    let trade = trade.canonicalize()?;
+    let data = work.join(format!("data-{rows}"));
+    bench_data_dir(settings, &data, &trade)?;
 
     let mut results = Vec::new();
     let mut record = |step: &str, reeflow: (f64, Option<u64>), duckdb: Option<(f64, u64)>, throughput: Option<u64>| {
@@ -237,12 +270,24 @@ fn run_size(
         let reeflow = reeflow_step(settings, &data, &["sql", "--format", "csv", "--", sql])?;
         record(step, reeflow, duckdb, None);
         if reeflow_pipeline::engine::default_partitions() > 1 {
-            let single = reeflow_step_with(settings, &data, &["sql", "--format", "csv", "--", sql], 1)?;
+            let single = reeflow_step_with(settings, &data, &["sql", "--format", "csv", "--", sql], 1, &[])?;
             record(&format!("{step}, 1 partition"), single, duckdb, None);
         }
     }
     let stages = reeflow_step(settings, &data, &["run", "--force"])?;
     record("all stages of pipelines/, end to end", stages, None, None);
+    if let Some(scheduler) = target.scheduler {
+        // In a data folder of its own: a run whose outputs equal the published ones publishes nothing.
+        let cluster_data = work.join(format!("data-{rows}-ballista"));
+        bench_data_dir(settings, &cluster_data, &trade)?;
+        let env = [("REEFLOW_ENGINE_MODE", "ballista"), ("REEFLOW_SCHEDULER", scheduler)];
+        let partitions = reeflow_pipeline::engine::default_partitions();
+        let cluster = reeflow_step_with(settings, &cluster_data, &["run", "--force"], partitions, &env)?;
+        if output_hashes(&cluster_data)? != output_hashes(&data)? {
+            bail!("the stages on the Ballista cluster at {scheduler} gave other outputs than the local run");
+        }
+        record("all stages on Ballista (outputs identical)", cluster, None, None);
+    }
     let noop = reeflow_step(settings, &data, &["run"])?;
     record("no-op rerun (everything up to date)", noop, None, None);
 

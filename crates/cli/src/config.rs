@@ -48,6 +48,10 @@ pub struct EngineSection {
     pub target_partitions: Option<usize>,
     /// Memory queries may hold, in MiB; beyond it sorts and aggregations spill to disk.
     pub memory_limit_mib: Option<usize>,
+    /// Where stage queries run: "local" (default) or "ballista" (a build with `cluster`).
+    pub mode: Option<String>,
+    /// The Ballista scheduler, df://host:port [default: one started inside the process].
+    pub scheduler: Option<String>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -170,6 +174,11 @@ impl Config {
                 .unwrap_or(defaults.target_partitions),
             memory_limit: from_env("REEFLOW_MEMORY_LIMIT_MIB").or(self.engine.memory_limit_mib).map(|mib| mib << 20),
         }
+    }
+
+    /// Where stage queries run: `[engine] mode`/`scheduler`, or REEFLOW_ENGINE_MODE/REEFLOW_SCHEDULER.
+    pub fn stage_engine(&self) -> Result<crate::cluster::StageEngine> {
+        crate::cluster::StageEngine::resolve(self.engine.mode.as_deref(), self.engine.scheduler.as_deref())
     }
 
     pub fn normalize_options(&self) -> NormalizeOptions {

@@ -6,6 +6,7 @@
 //! call into a library crate.
 
 mod bench;
+mod cluster;
 mod config;
 mod diff;
 mod fetch;
@@ -244,6 +245,18 @@ enum Command {
         #[command(subcommand)]
         command: bench::BenchCommand,
     },
+    /// The processes of an Apache DataFusion Ballista cluster that runs the stages' queries
+    /// (`[engine] mode = "ballista"` in the config). One scheduler, any number of executors; the
+    /// executors must see the data root's files at the same paths as the client. Needs a build
+    /// with the `cluster` feature. Example, all on one machine:
+    ///   reeflow cluster scheduler &
+    ///   reeflow cluster executor --flight-port 50051 --grpc-port 50052 &
+    ///   reeflow cluster executor --flight-port 50061 --grpc-port 50062 &
+    ///   REEFLOW_ENGINE_MODE=ballista REEFLOW_SCHEDULER=df://127.0.0.1:50050 reeflow run
+    Cluster {
+        #[command(subcommand)]
+        command: cluster::ClusterCommand,
+    },
     /// Print a shell completion script: `reeflow completions bash > /etc/bash_completion.d/reeflow`,
     /// `reeflow completions zsh > "${fpath[1]}/_reeflow"`, `reeflow completions fish >
     /// ~/.config/fish/completions/reeflow.fish`.
@@ -279,6 +292,7 @@ impl Command {
             Command::Tables => "tables",
             Command::Report { .. } => "report",
             Command::Bench { .. } => "bench",
+            Command::Cluster { .. } => "cluster",
             Command::Completions { .. } => "completions",
             Command::Man => "man",
             Command::Docs { .. } => "docs",
@@ -309,12 +323,13 @@ fn print_generated(bytes: &[u8]) -> Result<u8> {
     }
 }
 
-/// Tracing to stderr, filtered by RUST_LOG (default: warnings), as text or JSON lines. Spans log
-/// when they close, with their duration (`time.busy`, `time.idle`) and the fields they carry.
-fn init_logging(format: LogFormat) {
+/// Tracing to stderr, filtered by RUST_LOG (default: warnings; for the long-running cluster
+/// processes, what Ballista reports at info: registrations, tasks), as text or JSON lines. Spans
+/// log when they close, with their duration (`time.busy`, `time.idle`) and the fields they carry.
+fn init_logging(format: LogFormat, default_filter: &str) {
     use tracing_subscriber::fmt::format::FmtSpan;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -343,8 +358,16 @@ fn describe(error: &anyhow::Error) -> String {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let default_filter = if matches!(cli.command, Command::Cluster { .. }) {
+        "warn,ballista_scheduler=info,ballista_executor=info"
+    } else {
+        "warn"
+    };
+    init_logging(cli.log_format, default_filter);
+    // Deep query plans (the flow model's stages join a dozen CTEs) are walked recursively: by the
+    // optimizers, and on a cluster by the plan's protobuf encoding and decoding. 32 MiB stacks,
+    // as Ballista's own binaries use (only the pages a recursion touches are ever allocated).
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_stack_size(32 << 20).build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -370,6 +393,8 @@ fn main() -> ExitCode {
 pub struct Settings {
     pub layout: Layout,
     pub engine_options: reeflow_pipeline::EngineOptions,
+    /// Where stage queries run (`[engine] mode`).
+    pub stage_engine: cluster::StageEngine,
     pub pipelines: PathBuf,
     pub options: reeflow_normalize::NormalizeOptions,
     /// `--quiet`: no progress on stderr.
@@ -391,6 +416,7 @@ impl Settings {
 async fn dispatch(cli: Cli) -> Result<u8> {
     // Generated from the command definitions; they need no configuration or data folder.
     match cli.command {
+        Command::Cluster { command } => return cluster::serve(command).await,
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "reeflow", &mut script);
@@ -416,6 +442,7 @@ async fn dispatch(cli: Cli) -> Result<u8> {
     };
     let settings = Settings {
         engine_options: config.engine_options(),
+        stage_engine: config.stage_engine()?,
         pipelines: cli
             .pipelines
             .or_else(|| config.paths.pipelines.clone())
@@ -492,7 +519,9 @@ async fn dispatch(cli: Cli) -> Result<u8> {
         }
         Command::Docs { output, check } => stages::docs(&settings, &output, check),
         Command::Bench { command } => bench::dispatch(&settings, command),
-        Command::Completions { .. } | Command::Man => unreachable!("answered before the configuration is read"),
+        Command::Cluster { .. } | Command::Completions { .. } | Command::Man => {
+            unreachable!("answered before the configuration is read")
+        }
     };
     // Writers leave the hash cache as their links and unlinks left the files, under the lock.
     if writer.is_some() {

@@ -113,8 +113,7 @@ async fn build(settings: &Settings, config: &Config, args: &RefreshArgs, summary
     staging.link_baseline_out()?;
     let stage_list = stages::load_stages(settings)?;
     let everything = reeflow_pipeline::select_stages(&stage_list, None)?;
-    layout.write_reference(&staging.dir)?;
-    let mut engine = layout.engine_over(&staging.normalized(), &staging.out(), &settings.engine_options).await?;
+    let mut engine = stages::build_engine(settings, &staging).await?;
     let record = stages::run_stages(&mut engine, &stage_list, &everything, false, display).await?;
     let run = RunSummary::of(&record);
     if record.status != "ok" {

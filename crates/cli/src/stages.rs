@@ -123,6 +123,20 @@ pub async fn run(
     build_version(settings, staging, inputs, select, force, format).await
 }
 
+/// The session a staging version's stages are built in: the version's inputs, its reference tables
+/// (written into it as Parquet from the model file) and its outputs; stage queries run where
+/// `[engine] mode` says.
+pub async fn build_engine(settings: &Settings, staging: &Staging) -> Result<reeflow_pipeline::Engine> {
+    let layout = &settings.layout;
+    layout.write_reference(&staging.dir)?;
+    let mut engine = layout
+        .engine_over(&staging.normalized(), &staging.out(), &settings.engine_options)
+        .await
+        .context("opening the input tables")?;
+    crate::cluster::attach(&mut engine, &settings.stage_engine, &settings.engine_options, settings.quiet).await?;
+    Ok(engine)
+}
+
 /// Runs the stages in a staging version and publishes it only when it is consistent: every stage
 /// ran or was up to date, no blocking check failed, and no stage left out by `--select` is stale.
 /// Otherwise the version is kept as rejected, with the reason, and `current` does not move.
@@ -138,11 +152,7 @@ pub async fn build_version(
     let selected = select_stages(&stages, select)?;
     let layout = &settings.layout;
     staging.link_baseline_out()?;
-    layout.write_reference(&staging.dir)?;
-    let mut engine = layout
-        .engine_over(&staging.normalized(), &staging.out(), &settings.engine_options)
-        .await
-        .context("opening the input tables")?;
+    let mut engine = build_engine(settings, &staging).await?;
     let record =
         run_stages(&mut engine, &stages, &selected, force, settings.display(format == SummaryFormat::Json)).await?;
     // Status lines for people; --quiet keeps stderr to warnings (NOT PUBLISHED is one).

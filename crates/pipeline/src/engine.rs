@@ -37,8 +37,11 @@ pub enum TableSource {
 #[derive(Debug, Clone)]
 pub struct RegisteredTable {
     pub name: String,
+    /// The Parquet file or folder, or for a table held in memory the file it was built from.
     pub path: PathBuf,
     pub source: TableSource,
+    /// Held in memory (a reference table built from the model file), not read from `path`.
+    pub in_memory: bool,
 }
 
 /// The outcome of one check.
@@ -97,6 +100,25 @@ impl Default for EngineOptions {
 impl EngineOptions {
     /// A DataFusion session with these options (and `information_schema`, for `SHOW TABLES`).
     pub fn session(&self) -> SessionContext {
+        let config = self.session_config();
+        let mut runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new();
+        if let Some(limit) = self.memory_limit {
+            // A fair pool: every spilling operator (sorts, aggregations) gets its share, where the
+            // greedy default let one sort take everything and the next fail to reserve a buffer.
+            runtime = runtime.with_memory_pool(Arc::new(datafusion::execution::memory_pool::FairSpillPool::new(limit)));
+        }
+        let ctx = match runtime.build_arc() {
+            Ok(runtime) => SessionContext::new_with_config_rt(config, runtime),
+            // Only a bad temporary-folder setting fails here; fall back to the defaults.
+            Err(_) => SessionContext::new_with_config(config),
+        };
+        // Order-independent float sums, `hs_heading` and the seeded draws.
+        crate::functions::register_functions(&ctx);
+        ctx
+    }
+
+    /// The session settings of these options (a cluster's client session starts from them too).
+    pub fn session_config(&self) -> SessionConfig {
         let mut config =
             SessionConfig::new().with_target_partitions(self.target_partitions.max(1)).with_information_schema(true);
         // Filters are evaluated inside the Parquet reader, before the other columns are decoded
@@ -104,30 +126,11 @@ impl EngineOptions {
         // each row only where the filter holds.
         config.options_mut().execution.parquet.pushdown_filters = true;
         config.options_mut().execution.parquet.reorder_filters = true;
-        let mut runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new();
-        if let Some(limit) = self.memory_limit {
-            // A fair pool: every spilling operator (sorts, aggregations) gets its share, where the
-            // greedy default let one sort take everything and the next fail to reserve a buffer.
-            runtime = runtime.with_memory_pool(Arc::new(datafusion::execution::memory_pool::FairSpillPool::new(limit)));
+        if self.memory_limit.is_some() {
             // Hash joins cannot spill; sort-merge joins can, so under a cap joins sort and spill.
             config.options_mut().optimizer.prefer_hash_join = false;
         }
-        let ctx = match runtime.build_arc() {
-            Ok(runtime) => SessionContext::new_with_config_rt(config, runtime),
-            // Only a bad temporary-folder setting fails here; fall back to the defaults.
-            Err(_) => SessionContext::new_with_config(config),
-        };
-        // Order-independent float sums: the same bits at any number of partitions.
-        ctx.register_udaf(datafusion::logical_expr::AggregateUDF::from(crate::exact_sum::ExactSum::default()));
-        // The HS heading of a code, fast on the every-row filters of world trade tables.
-        ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(crate::hs_heading::HsHeading::default()));
-        // Seeded draws for Monte Carlo stages: a pure function of seed, key and draw number.
-        for distribution in [crate::random_draw::Distribution::Uniform, crate::random_draw::Distribution::Normal] {
-            ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(crate::random_draw::RandomDraw::new(
-                distribution,
-            )));
-        }
-        ctx
+        config
     }
 }
 
@@ -139,6 +142,9 @@ pub fn default_partitions() -> usize {
 /// The session every command queries through.
 pub struct Engine {
     ctx: SessionContext,
+    /// Where stage queries run when not in `ctx`: a cluster's client session (see
+    /// [`Engine::run_stages_on`]). Checks, ad hoc queries and output writing stay in `ctx`.
+    stage_session: Option<SessionContext>,
     tables: Vec<RegisteredTable>,
     out_dir: PathBuf,
     runs_dir: PathBuf,
@@ -158,6 +164,7 @@ impl Engine {
     pub async fn open_with(normalized_dir: &Path, out_dir: &Path, options: &EngineOptions) -> Result<Self> {
         let mut engine = Self {
             ctx: options.session(),
+            stage_session: None,
             tables: Vec::new(),
             out_dir: out_dir.to_path_buf(),
             runs_dir: out_dir.join(crate::runner::RUNS_DIR),
@@ -211,6 +218,34 @@ impl Engine {
         self.hash_cache = Some(cache);
     }
 
+    /// Runs stage queries in `session` from now on (a Ballista client session, whose executors
+    /// read the tables' files themselves): every table registered so far is registered there by
+    /// its absolute path, and so is every stage output published later. Tables held in memory
+    /// cannot travel to executors: a session over them is refused, naming the table.
+    pub async fn run_stages_on(&mut self, session: SessionContext) -> Result<()> {
+        if let Some(table) = self.tables.iter().find(|t| t.in_memory) {
+            return Err(PipelineError::Table {
+                table: table.name.clone(),
+                path: table.path.clone(),
+                problem: "is held in memory, and stages on a cluster read only files (a version's ref/ tables are \
+                          Parquet: build the version with `run` or `refresh`)"
+                    .into(),
+                source: None,
+            });
+        }
+        for table in &self.tables {
+            let partitions = match table.source {
+                TableSource::Stage => {
+                    read_manifest(&self.out_dir, &table.name).map(|m| m.partitions).unwrap_or_default()
+                }
+                TableSource::Normalized | TableSource::Reference => Vec::new(),
+            };
+            register_for_cluster(&session, &table.name, &table.path, &partitions).await?;
+        }
+        self.stage_session = Some(session);
+        Ok(())
+    }
+
     async fn register(&mut self, name: &str, path: &Path, source: TableSource) -> Result<()> {
         let _ = self.ctx.deregister_table(name);
         let partitions = match source {
@@ -218,8 +253,16 @@ impl Engine {
             TableSource::Normalized | TableSource::Reference => Vec::new(),
         };
         register_parquet(&self.ctx, name, path, &partitions).await?;
+        if let Some(session) = &self.stage_session {
+            register_for_cluster(session, name, path, &partitions).await?;
+        }
         self.tables.retain(|t| t.name != name);
-        self.tables.push(RegisteredTable { name: name.to_string(), path: path.to_path_buf(), source });
+        self.tables.push(RegisteredTable {
+            name: name.to_string(),
+            path: path.to_path_buf(),
+            source,
+            in_memory: false,
+        });
         self.hashes.remove(name);
         Ok(())
     }
@@ -243,6 +286,7 @@ impl Engine {
             name: name.to_string(),
             path: origin.to_path_buf(),
             source: TableSource::Reference,
+            in_memory: true,
         });
         self.hashes.insert(name.to_string(), hash);
         Ok(())
@@ -324,7 +368,8 @@ impl Engine {
             check: None,
             source,
         };
-        let frame = self.ctx.sql_with_options(&stage.sql, read_only()).await.map_err(failed)?;
+        let session = self.stage_session.as_ref().unwrap_or(&self.ctx);
+        let frame = session.sql_with_options(&stage.sql, read_only()).await.map_err(failed)?;
         let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
         check_contract(stage, &schema)?;
         let batches = frame.collect().await.map_err(failed)?;
@@ -636,6 +681,18 @@ pub async fn register_parquet(
     ctx.register_parquet(name, &location, options)
         .await
         .map_err(|e| table_error("cannot read it as Parquet".into(), Some(e.into())))
+}
+
+/// [`register_parquet`] by the absolute path: a cluster's executors resolve it in their own working
+/// folders.
+async fn register_for_cluster(
+    session: &SessionContext,
+    name: &str,
+    path: &Path,
+    partitions: &[(String, String)],
+) -> Result<()> {
+    let absolute = std::path::absolute(path).map_err(PipelineError::io(path))?;
+    register_parquet(session, name, &absolute, partitions).await
 }
 
 /// The stage output folders (with a manifest) under `out_dir`, by name, in name order.

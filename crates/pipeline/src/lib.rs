@@ -16,6 +16,7 @@ pub mod docs;
 pub mod engine;
 pub mod error;
 pub mod exact_sum;
+pub mod functions;
 pub mod hs_heading;
 pub mod output;
 pub mod random_draw;

@@ -1,0 +1,188 @@
+//! Where stage queries run (`[engine] mode`), and `reeflow cluster scheduler|executor`: the
+//! Ballista processes of a cluster, from this binary, so client and cluster run one DataFusion
+//! and know the same SQL functions. Everything Ballista is behind the `cluster` feature
+//! (crates/cluster); a build without it explains how to get one.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+
+/// Where the stages' queries run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StageEngine {
+    /// In this process (the default).
+    Local,
+    /// On a Ballista cluster: the scheduler at `df://host:port`, or (None) a scheduler and
+    /// executor started inside this process.
+    Ballista { scheduler: Option<String> },
+}
+
+impl StageEngine {
+    /// `[engine] mode` and `scheduler`, overridden by REEFLOW_ENGINE_MODE and REEFLOW_SCHEDULER.
+    pub fn resolve(mode: Option<&str>, scheduler: Option<&str>) -> Result<Self> {
+        let mode = std::env::var("REEFLOW_ENGINE_MODE").ok().or(mode.map(str::to_string));
+        let scheduler = std::env::var("REEFLOW_SCHEDULER").ok().or(scheduler.map(str::to_string));
+        match mode.as_deref().unwrap_or("local") {
+            "local" => Ok(Self::Local),
+            "ballista" => Ok(Self::Ballista { scheduler: scheduler.filter(|s| !s.is_empty()) }),
+            other => bail!("[engine] mode {other:?}: expected \"local\" or \"ballista\""),
+        }
+    }
+}
+
+/// Makes `engine` run its stage queries where `setting` says.
+pub async fn attach(
+    engine: &mut reeflow_pipeline::Engine,
+    setting: &StageEngine,
+    options: &reeflow_pipeline::EngineOptions,
+    quiet: bool,
+) -> Result<()> {
+    let StageEngine::Ballista { scheduler } = setting else {
+        return Ok(());
+    };
+    #[cfg(feature = "cluster")]
+    {
+        let session = match scheduler {
+            Some(address) => {
+                let address = reeflow_cluster::SchedulerAddress::parse(address)?;
+                if !quiet {
+                    eprintln!("stages run on the Ballista cluster at {address}");
+                }
+                reeflow_cluster::connect(&address, options).await?
+            }
+            None => {
+                if !quiet {
+                    eprintln!("stages run on a Ballista scheduler and executor inside this process");
+                }
+                reeflow_cluster::standalone(options).await?
+            }
+        };
+        engine.run_stages_on(session).await?;
+        Ok(())
+    }
+    #[cfg(not(feature = "cluster"))]
+    {
+        let _ = (engine, scheduler, options, quiet);
+        bail!(without_cluster("[engine] mode = \"ballista\""))
+    }
+}
+
+#[cfg(not(feature = "cluster"))]
+fn without_cluster(what: &str) -> String {
+    format!(
+        "{what}: this reeflow was built without Ballista; build it with the `cluster` feature \
+         (cargo build --release --features cluster)"
+    )
+}
+
+/// `reeflow cluster …`: the processes of a Ballista cluster.
+#[derive(Debug, clap::Subcommand)]
+pub enum ClusterCommand {
+    /// Run a Ballista scheduler (until stopped). Clients send it their stage queries
+    /// (`[engine] mode = "ballista"`, `scheduler = "df://HOST:PORT"`); it splits them into tasks
+    /// for its executors. Example:
+    ///   reeflow cluster scheduler --bind 0.0.0.0:50050 --external-host scheduler.internal
+    Scheduler {
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:50050")]
+        bind: SocketAddr,
+        /// The host name executors and clients reach this machine by [default: the bind address].
+        #[arg(long)]
+        external_host: Option<String>,
+    },
+    /// Run a Ballista executor (until stopped) that takes tasks from a scheduler. It reads the
+    /// data root's Parquet files by the paths the client sends: run it where those paths exist
+    /// (the same machine, or the same shared filesystem mounted at the same place). Example:
+    ///   reeflow cluster executor --scheduler df://127.0.0.1:50050 --flight-port 50051 --grpc-port 50052
+    Executor {
+        /// The scheduler to work for.
+        #[arg(long, default_value = "df://127.0.0.1:50050")]
+        scheduler: String,
+        /// The host to listen on (0.0.0.0 for other machines).
+        #[arg(long, default_value = "127.0.0.1")]
+        bind_host: String,
+        /// The host name others reach this executor by [default: --bind-host].
+        #[arg(long)]
+        external_host: Option<String>,
+        /// The Arrow Flight port results and shuffle data are fetched from.
+        #[arg(long, default_value_t = 50051)]
+        flight_port: u16,
+        /// The port tasks arrive on from the scheduler.
+        #[arg(long, default_value_t = 50052)]
+        grpc_port: u16,
+        /// Tasks run at once [default: the machine's cores].
+        #[arg(long, default_value_t = 0)]
+        task_slots: usize,
+        /// Where shuffle files go [default: a temporary folder].
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+    },
+}
+
+/// Runs the cluster process `command` asks for, until it is stopped.
+pub async fn serve(command: ClusterCommand) -> Result<u8> {
+    #[cfg(feature = "cluster")]
+    {
+        match command {
+            ClusterCommand::Scheduler { bind, external_host } => {
+                let external_host = external_host.unwrap_or_else(|| bind.ip().to_string());
+                eprintln!(
+                    "Ballista scheduler listening on {bind} (clients: scheduler = \"df://{external_host}:{}\")",
+                    bind.port()
+                );
+                reeflow_cluster::run_scheduler(&reeflow_cluster::SchedulerOptions { bind, external_host }).await?;
+            }
+            ClusterCommand::Executor {
+                scheduler,
+                bind_host,
+                external_host,
+                flight_port,
+                grpc_port,
+                task_slots,
+                work_dir,
+            } => {
+                let scheduler = reeflow_cluster::SchedulerAddress::parse(&scheduler)?;
+                eprintln!(
+                    "Ballista executor on {bind_host}:{flight_port} (tasks on :{grpc_port}) working for {scheduler}"
+                );
+                reeflow_cluster::run_executor(&reeflow_cluster::ExecutorOptions {
+                    scheduler,
+                    bind_host,
+                    external_host,
+                    flight_port,
+                    grpc_port,
+                    task_slots,
+                    work_dir,
+                })
+                .await?;
+            }
+        }
+        Ok(0)
+    }
+    #[cfg(not(feature = "cluster"))]
+    {
+        let role = match command {
+            ClusterCommand::Scheduler { .. } => "reeflow cluster scheduler",
+            ClusterCommand::Executor { .. } => "reeflow cluster executor",
+        };
+        bail!(without_cluster(role))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mode_is_local_or_ballista() {
+        assert_eq!(StageEngine::resolve(None, Some("df://h:1")).unwrap(), StageEngine::Local);
+        assert_eq!(
+            StageEngine::resolve(Some("ballista"), Some("df://h:1")).unwrap(),
+            StageEngine::Ballista { scheduler: Some("df://h:1".into()) }
+        );
+        assert_eq!(StageEngine::resolve(Some("ballista"), None).unwrap(), StageEngine::Ballista { scheduler: None });
+        let message = StageEngine::resolve(Some("spark"), None).unwrap_err().to_string();
+        assert!(message.contains("\"spark\"") && message.contains("\"ballista\""), "{message}");
+    }
+}
