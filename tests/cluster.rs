@@ -1,7 +1,8 @@
 //! The stages on an Apache DataFusion Ballista cluster: a scheduler and two executors started as
 //! separate `reeflow cluster …` processes on 127.0.0.1 give byte-identical outputs to the local
 //! engine's, on the real bundled snapshot and on 1M generated world-trade rows, and both executors
-//! run tasks. A scheduler that is not there is a clear error and publishes nothing.
+//! run tasks. A scheduler that is not there is a clear error and publishes nothing; one without
+//! executors makes the run fail after the stage timeout instead of waiting for ever.
 
 mod common;
 
@@ -25,7 +26,7 @@ fn wait_for_port(port: u16, process: &mut Child, log: &Path) {
     }
 }
 
-/// One scheduler and two executors (one task slot each, so work spreads over both), stopped on drop.
+/// One scheduler and its executors (one task slot each, so work spreads over them), stopped on drop.
 struct Cluster {
     processes: Vec<Child>,
     scheduler: String,
@@ -33,7 +34,7 @@ struct Cluster {
 }
 
 impl Cluster {
-    fn start() -> Self {
+    fn start(executors: usize) -> Self {
         let logs = tempfile::tempdir().unwrap();
         let spawn = |name: &str, args: &[&str]| {
             let log = logs.path().join(format!("{name}.log"));
@@ -52,7 +53,7 @@ impl Cluster {
         let (mut child, log) = spawn("scheduler", &["scheduler", "--bind", &format!("127.0.0.1:{port}")]);
         wait_for_port(port, &mut child, &log);
         let mut processes = vec![child];
-        for name in ["executor-1", "executor-2"] {
+        for name in ["executor-1", "executor-2"].into_iter().take(executors) {
             let (flight, grpc) = (free_port(), free_port());
             let work = logs.path().join(format!("{name}-work"));
             std::fs::create_dir_all(&work).unwrap();
@@ -109,7 +110,7 @@ fn tasks_run(log: &str) -> usize {
 
 #[test]
 fn stages_on_a_scheduler_and_two_executors_give_the_local_bytes() {
-    let cluster = Cluster::start();
+    let cluster = Cluster::start(2);
     let local = [("REEFLOW_TARGET_PARTITIONS", "2")];
 
     let snapshot_local = common::output_hashes(common::bundled_snapshot_data_dir().path(), &local);
@@ -156,4 +157,20 @@ fn a_scheduler_that_is_not_there_is_named_and_nothing_is_published() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(stderr.contains("expected df://host:port"), "{stderr}");
+}
+
+#[test]
+fn a_cluster_without_executors_fails_the_stage_after_the_timeout() {
+    let cluster = Cluster::start(0);
+    let data = common::bundled_snapshot_data_dir();
+    let run = common::command(data.path())
+        .envs(cluster.env())
+        .env("REEFLOW_STAGE_TIMEOUT_SECONDS", "2")
+        .args(["run"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no result from the cluster within 2 s"), "{stderr}");
+    assert!(!data.path().join("current/out").exists(), "nothing was published");
 }

@@ -14,18 +14,27 @@ pub enum StageEngine {
     /// In this process (the default).
     Local,
     /// On a Ballista cluster: the scheduler at `df://host:port`, or (None) a scheduler and
-    /// executor started inside this process.
-    Ballista { scheduler: Option<String> },
+    /// executor started inside this process; a stage query without a result after `timeout`
+    /// fails.
+    Ballista { scheduler: Option<String>, timeout: std::time::Duration },
 }
 
 impl StageEngine {
-    /// `[engine] mode` and `scheduler`, overridden by REEFLOW_ENGINE_MODE and REEFLOW_SCHEDULER.
-    pub fn resolve(mode: Option<&str>, scheduler: Option<&str>) -> Result<Self> {
+    /// `[engine] mode`, `scheduler` and `stage_timeout_seconds` (default an hour), overridden by
+    /// REEFLOW_ENGINE_MODE, REEFLOW_SCHEDULER and REEFLOW_STAGE_TIMEOUT_SECONDS.
+    pub fn resolve(mode: Option<&str>, scheduler: Option<&str>, timeout_seconds: Option<u64>) -> Result<Self> {
         let mode = std::env::var("REEFLOW_ENGINE_MODE").ok().or(mode.map(str::to_string));
         let scheduler = std::env::var("REEFLOW_SCHEDULER").ok().or(scheduler.map(str::to_string));
+        let timeout_seconds = match std::env::var("REEFLOW_STAGE_TIMEOUT_SECONDS") {
+            Ok(text) => Some(text.parse::<u64>().map_err(|_| {
+                anyhow::anyhow!("REEFLOW_STAGE_TIMEOUT_SECONDS={text:?}: expected a whole number of seconds")
+            })?),
+            Err(_) => timeout_seconds,
+        };
+        let timeout = std::time::Duration::from_secs(timeout_seconds.unwrap_or(3600).max(1));
         match mode.as_deref().unwrap_or("local") {
             "local" => Ok(Self::Local),
-            "ballista" => Ok(Self::Ballista { scheduler: scheduler.filter(|s| !s.is_empty()) }),
+            "ballista" => Ok(Self::Ballista { scheduler: scheduler.filter(|s| !s.is_empty()), timeout }),
             other => bail!("[engine] mode {other:?}: expected \"local\" or \"ballista\""),
         }
     }
@@ -38,7 +47,7 @@ pub async fn attach(
     options: &reeflow_pipeline::EngineOptions,
     quiet: bool,
 ) -> Result<()> {
-    let StageEngine::Ballista { scheduler } = setting else {
+    let StageEngine::Ballista { scheduler, timeout } = setting else {
         return Ok(());
     };
     #[cfg(feature = "cluster")]
@@ -58,12 +67,12 @@ pub async fn attach(
                 reeflow_cluster::standalone(options).await?
             }
         };
-        engine.run_stages_on(session).await?;
+        engine.run_stages_on(session, Some(*timeout)).await?;
         Ok(())
     }
     #[cfg(not(feature = "cluster"))]
     {
-        let _ = (engine, scheduler, options, quiet);
+        let _ = (engine, scheduler, timeout, options, quiet);
         bail!(without_cluster("[engine] mode = \"ballista\""))
     }
 }
@@ -176,13 +185,17 @@ mod tests {
 
     #[test]
     fn the_mode_is_local_or_ballista() {
-        assert_eq!(StageEngine::resolve(None, Some("df://h:1")).unwrap(), StageEngine::Local);
+        let hour = std::time::Duration::from_secs(3600);
+        assert_eq!(StageEngine::resolve(None, Some("df://h:1"), None).unwrap(), StageEngine::Local);
         assert_eq!(
-            StageEngine::resolve(Some("ballista"), Some("df://h:1")).unwrap(),
-            StageEngine::Ballista { scheduler: Some("df://h:1".into()) }
+            StageEngine::resolve(Some("ballista"), Some("df://h:1"), Some(60)).unwrap(),
+            StageEngine::Ballista { scheduler: Some("df://h:1".into()), timeout: std::time::Duration::from_secs(60) }
         );
-        assert_eq!(StageEngine::resolve(Some("ballista"), None).unwrap(), StageEngine::Ballista { scheduler: None });
-        let message = StageEngine::resolve(Some("spark"), None).unwrap_err().to_string();
+        assert_eq!(
+            StageEngine::resolve(Some("ballista"), None, None).unwrap(),
+            StageEngine::Ballista { scheduler: None, timeout: hour }
+        );
+        let message = StageEngine::resolve(Some("spark"), None, None).unwrap_err().to_string();
         assert!(message.contains("\"spark\"") && message.contains("\"ballista\""), "{message}");
     }
 }

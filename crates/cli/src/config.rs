@@ -52,6 +52,8 @@ pub struct EngineSection {
     pub mode: Option<String>,
     /// The Ballista scheduler, df://host:port [default: one started inside the process].
     pub scheduler: Option<String>,
+    /// Seconds a stage query on a cluster may take before it fails [default: 3600].
+    pub stage_timeout_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -178,7 +180,11 @@ impl Config {
 
     /// Where stage queries run: `[engine] mode`/`scheduler`, or REEFLOW_ENGINE_MODE/REEFLOW_SCHEDULER.
     pub fn stage_engine(&self) -> Result<crate::cluster::StageEngine> {
-        crate::cluster::StageEngine::resolve(self.engine.mode.as_deref(), self.engine.scheduler.as_deref())
+        crate::cluster::StageEngine::resolve(
+            self.engine.mode.as_deref(),
+            self.engine.scheduler.as_deref(),
+            self.engine.stage_timeout_seconds,
+        )
     }
 
     pub fn normalize_options(&self) -> NormalizeOptions {

@@ -145,6 +145,8 @@ pub struct Engine {
     /// Where stage queries run when not in `ctx`: a cluster's client session (see
     /// [`Engine::run_stages_on`]). Checks, ad hoc queries and output writing stay in `ctx`.
     stage_session: Option<SessionContext>,
+    /// How long a stage query on `stage_session` may take before it is given up.
+    stage_timeout: Option<std::time::Duration>,
     tables: Vec<RegisteredTable>,
     out_dir: PathBuf,
     runs_dir: PathBuf,
@@ -165,6 +167,7 @@ impl Engine {
         let mut engine = Self {
             ctx: options.session(),
             stage_session: None,
+            stage_timeout: None,
             tables: Vec::new(),
             out_dir: out_dir.to_path_buf(),
             runs_dir: out_dir.join(crate::runner::RUNS_DIR),
@@ -221,8 +224,10 @@ impl Engine {
     /// Runs stage queries in `session` from now on (a Ballista client session, whose executors
     /// read the tables' files themselves): every table registered so far is registered there by
     /// its absolute path, and so is every stage output published later. Tables held in memory
-    /// cannot travel to executors: a session over them is refused, naming the table.
-    pub async fn run_stages_on(&mut self, session: SessionContext) -> Result<()> {
+    /// cannot travel to executors: a session over them is refused, naming the table. A stage
+    /// query without a result within `timeout` fails (a cluster whose executors are gone or
+    /// crashed keeps a job waiting rather than failing it).
+    pub async fn run_stages_on(&mut self, session: SessionContext, timeout: Option<std::time::Duration>) -> Result<()> {
         if let Some(table) = self.tables.iter().find(|t| t.in_memory) {
             return Err(PipelineError::Table {
                 table: table.name.clone(),
@@ -243,6 +248,7 @@ impl Engine {
             register_for_cluster(&session, &table.name, &table.path, &partitions).await?;
         }
         self.stage_session = Some(session);
+        self.stage_timeout = timeout;
         Ok(())
     }
 
@@ -372,7 +378,19 @@ impl Engine {
         let frame = session.sql_with_options(&stage.sql, read_only()).await.map_err(failed)?;
         let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
         check_contract(stage, &schema)?;
-        let batches = frame.collect().await.map_err(failed)?;
+        let batches = match self.stage_timeout.filter(|_| self.stage_session.is_some()) {
+            None => frame.collect().await.map_err(failed)?,
+            Some(limit) => tokio::time::timeout(limit, frame.collect())
+                .await
+                .map_err(|_| {
+                    failed(DataFusionError::Execution(format!(
+                        "no result from the cluster within {} s: are its executors running? (a task that \
+                         failed is in their stderr)",
+                        limit.as_secs()
+                    )))
+                })?
+                .map_err(failed)?,
+        };
         let rows = batches.iter().map(RecordBatch::num_rows).sum();
         // The executed batches carry the physical schema (nullability can differ from the plan's).
         let schema = batches.first().map(RecordBatch::schema).unwrap_or(schema);
