@@ -78,18 +78,18 @@ pub async fn connect(address: &SchedulerAddress, options: &EngineOptions) -> Res
 ///   every output: view types are kept, and the outputs are byte-identical to the local run's.
 fn client_state(options: &EngineOptions) -> SessionState {
     let state = options.session().state();
+    let local = state.config().options().clone();
     let mut config = state.config().clone().upgrade_for_ballista().with_ballista_adaptive_query_planner(false);
-    let local = options.session_config();
     let settings = config.options_mut();
-    settings.optimizer.prefer_hash_join = local.options().optimizer.prefer_hash_join;
+    settings.optimizer.prefer_hash_join = local.optimizer.prefer_hash_join;
     settings.optimizer.hash_join_single_partition_threshold = 0;
     settings.optimizer.hash_join_single_partition_threshold_rows = 0;
     settings.optimizer.enable_dynamic_filter_pushdown = false;
     settings.optimizer.enable_topk_dynamic_filter_pushdown = false;
     settings.optimizer.enable_join_dynamic_filter_pushdown = false;
     settings.optimizer.enable_aggregate_dynamic_filter_pushdown = false;
-    settings.execution.parquet.schema_force_view_types = local.options().execution.parquet.schema_force_view_types;
-    settings.sql_parser.map_string_types_to_utf8view = local.options().sql_parser.map_string_types_to_utf8view;
+    settings.execution.parquet.schema_force_view_types = local.execution.parquet.schema_force_view_types;
+    settings.sql_parser.map_string_types_to_utf8view = local.sql_parser.map_string_types_to_utf8view;
     // Settings of the user's over ours: `key=value` pairs, comma-separated, DataFusion's
     // (`datafusion.…`) or Ballista's (`ballista.…`) keys.
     if let Ok(settings) = std::env::var("REEFLOW_CLUSTER_SETTINGS") {

@@ -145,7 +145,8 @@ pub struct Engine {
     /// Where stage queries run when not in `ctx`: a cluster's client session (see
     /// [`Engine::run_stages_on`]). Checks, ad hoc queries and output writing stay in `ctx`.
     stage_session: Option<SessionContext>,
-    /// How long a stage query on `stage_session` may take before it is given up.
+    /// How long a stage query on `stage_session` may take before it is given up (set only with
+    /// `stage_session`).
     stage_timeout: Option<std::time::Duration>,
     tables: Vec<RegisteredTable>,
     out_dir: PathBuf,
@@ -239,12 +240,7 @@ impl Engine {
             });
         }
         for table in &self.tables {
-            let partitions = match table.source {
-                TableSource::Stage => {
-                    read_manifest(&self.out_dir, &table.name).map(|m| m.partitions).unwrap_or_default()
-                }
-                TableSource::Normalized | TableSource::Reference => Vec::new(),
-            };
+            let partitions = self.partition_columns(&table.name, table.source);
             register_for_cluster(&session, &table.name, &table.path, &partitions).await?;
         }
         self.stage_session = Some(session);
@@ -252,12 +248,18 @@ impl Engine {
         Ok(())
     }
 
-    async fn register(&mut self, name: &str, path: &Path, source: TableSource) -> Result<()> {
-        let _ = self.ctx.deregister_table(name);
-        let partitions = match source {
+    /// The partition columns (name, Arrow type name) of a table's files: a stage output's, as its
+    /// manifest lists them; none for other tables.
+    fn partition_columns(&self, name: &str, source: TableSource) -> Vec<(String, String)> {
+        match source {
             TableSource::Stage => read_manifest(&self.out_dir, name).map(|m| m.partitions).unwrap_or_default(),
             TableSource::Normalized | TableSource::Reference => Vec::new(),
-        };
+        }
+    }
+
+    async fn register(&mut self, name: &str, path: &Path, source: TableSource) -> Result<()> {
+        let _ = self.ctx.deregister_table(name);
+        let partitions = self.partition_columns(name, source);
         register_parquet(&self.ctx, name, path, &partitions).await?;
         if let Some(session) = &self.stage_session {
             register_for_cluster(session, name, path, &partitions).await?;
@@ -378,7 +380,7 @@ impl Engine {
         let frame = session.sql_with_options(&stage.sql, read_only()).await.map_err(failed)?;
         let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
         check_contract(stage, &schema)?;
-        let batches = match self.stage_timeout.filter(|_| self.stage_session.is_some()) {
+        let batches = match self.stage_timeout {
             None => frame.collect().await.map_err(failed)?,
             Some(limit) => tokio::time::timeout(limit, frame.collect())
                 .await
