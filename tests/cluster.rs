@@ -1,8 +1,10 @@
 //! The stages on an Apache DataFusion Ballista cluster: a scheduler and two executors started as
 //! separate `reeflow cluster …` processes on 127.0.0.1 give byte-identical outputs to the local
 //! engine's, on the real bundled snapshot and on 1M generated world-trade rows, and both executors
-//! run tasks. A scheduler that is not there is a clear error and publishes nothing; one without
-//! executors makes the run fail after the stage timeout instead of waiting for ever.
+//! run tasks. On a bucket root (moto's S3 server) the executors read the version being built from
+//! the bucket and the published version holds the local engine's bytes. A scheduler that is not
+//! there is a clear error and publishes nothing; one without executors makes the run fail after
+//! the stage timeout instead of waiting for ever.
 
 mod common;
 
@@ -35,10 +37,16 @@ struct Cluster {
 
 impl Cluster {
     fn start(executors: usize) -> Self {
+        Self::start_with(executors, &[])
+    }
+
+    /// A cluster whose processes have `env` set (the AWS variables of a bucket, say).
+    fn start_with(executors: usize, env: &[(&'static str, String)]) -> Self {
         let logs = tempfile::tempdir().unwrap();
         let spawn = |name: &str, args: &[&str]| {
             let log = logs.path().join(format!("{name}.log"));
             let child = Command::new(env!("CARGO_BIN_EXE_reeflow"))
+                .envs(env.iter().map(|(key, value)| (key, value)))
                 .args(["cluster"])
                 .args(args)
                 .stdout(std::fs::File::create(logs.path().join(format!("{name}.out"))).unwrap())
@@ -173,4 +181,48 @@ fn a_cluster_without_executors_fails_the_stage_after_the_timeout() {
     assert_eq!(run.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("no result from the cluster within 2 s"), "{stderr}");
     assert!(!data.path().join("current/out").exists(), "nothing was published");
+}
+
+/// A refresh to a bucket with its stages on the cluster: the executors read the version being
+/// built from the bucket (the client registers its tables there by s3:// URL, never by a path of
+/// its own), and the published version holds exactly the bytes a local refresh writes.
+#[cfg(feature = "cloud")]
+#[test]
+fn stages_on_the_cluster_read_a_bucket_root_and_publish_the_local_bytes() {
+    use reeflow_testdata::moto::{self, Moto};
+    let Some(program) = moto::server_program() else { return };
+    let moto = Moto::start(&program);
+    moto.create_bucket("reeflow");
+    let cluster = Cluster::start_with(2, &moto.aws_env());
+    let work = tempfile::tempdir().unwrap();
+    let (_, raw) = common::raw_folders(&reeflow_testdata::public_data(), work.path());
+
+    let local = work.path().join("local");
+    let output = common::command(&local)
+        .env("REEFLOW_TARGET_PARTITIONS", "2")
+        .args(common::refresh_args(&raw))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+
+    let cache = work.path().join("cache");
+    let output = common::command(Path::new("s3://reeflow/on-cluster"))
+        .env("REEFLOW_CACHE_DIR", &cache)
+        .envs(moto.aws_env())
+        .envs(cluster.env())
+        .args(common::refresh_args(&raw))
+        .output()
+        .unwrap();
+    let summary = common::refresh_summary(&output);
+    assert_eq!(summary["status"], "published", "{summary}\n{}", String::from_utf8_lossy(&output.stderr));
+    let id = summary["version"].as_str().unwrap();
+    let mirror = std::fs::read_dir(&cache).unwrap().next().unwrap().unwrap().path();
+    assert_eq!(common::version_files(&mirror.join("versions").join(id)), common::published_files(&local));
+
+    let executors = [cluster.log("executor-1"), cluster.log("executor-2")];
+    assert!(executors.iter().all(|log| tasks_run(log) > 0), "both executors ran tasks");
+    for log in executors.iter().chain([&cluster.log("scheduler")]) {
+        assert!(!log.contains(moto::SECRET_KEY), "a secret in a cluster log");
+        assert!(!log.contains(mirror.to_str().unwrap()), "an executor was sent a path of the client's");
+    }
 }

@@ -40,16 +40,17 @@ impl StageEngine {
     }
 }
 
-/// Makes `engine` run its stage queries where `setting` says.
+/// Makes `engine` run its stage queries where `settings.stage_engine` says; a cluster reads the
+/// tables' files where `files` puts them.
 pub async fn attach(
     engine: &mut reeflow_pipeline::Engine,
-    setting: &StageEngine,
-    options: &reeflow_pipeline::EngineOptions,
-    quiet: bool,
+    settings: &crate::Settings,
+    files: std::sync::Arc<dyn reeflow_pipeline::ClusterFiles>,
 ) -> Result<()> {
-    let StageEngine::Ballista { scheduler, timeout } = setting else {
+    let StageEngine::Ballista { scheduler, timeout } = &settings.stage_engine else {
         return Ok(());
     };
+    let (options, storage, quiet) = (&settings.engine_options, &settings.storage, settings.quiet);
     #[cfg(feature = "cluster")]
     {
         let session = match scheduler {
@@ -58,21 +59,21 @@ pub async fn attach(
                 if !quiet {
                     eprintln!("stages run on the Ballista cluster at {address}");
                 }
-                reeflow_cluster::connect(&address, options).await?
+                reeflow_cluster::connect(&address, options, storage).await?
             }
             None => {
                 if !quiet {
                     eprintln!("stages run on a Ballista scheduler and executor inside this process");
                 }
-                reeflow_cluster::standalone(options).await?
+                reeflow_cluster::standalone(options, storage).await?
             }
         };
-        engine.run_stages_on(session, Some(*timeout)).await?;
+        engine.run_stages_on(session, Some(*timeout), files).await?;
         Ok(())
     }
     #[cfg(not(feature = "cluster"))]
     {
-        let _ = (engine, scheduler, timeout, options, quiet);
+        let _ = (engine, scheduler, timeout, options, storage, quiet, files);
         bail!(without_cluster("[engine] mode = \"ballista\""))
     }
 }
@@ -90,7 +91,8 @@ fn without_cluster(what: &str) -> String {
 pub enum ClusterCommand {
     /// Run a Ballista scheduler (until stopped). Clients send it their stage queries
     /// (`[engine] mode = "ballista"`, `scheduler = "df://HOST:PORT"`); it splits them into tasks
-    /// for its executors. Example:
+    /// for its executors. It reads bucket roots as executors do (its own credentials variables and
+    /// the [storage] options of --config). Example:
     ///   reeflow cluster scheduler --bind 0.0.0.0:50050 --external-host scheduler.internal
     Scheduler {
         /// The address to listen on.
@@ -101,8 +103,10 @@ pub enum ClusterCommand {
         external_host: Option<String>,
     },
     /// Run a Ballista executor (until stopped) that takes tasks from a scheduler. It reads the
-    /// data root's Parquet files by the paths the client sends: run it where those paths exist
-    /// (the same machine, or the same shared filesystem mounted at the same place). Example:
+    /// files of a local data root by the paths the client sends (run it where those paths exist:
+    /// the same machine, or the same shared filesystem mounted at the same place), and those of a
+    /// bucket root (s3://, gs://, az://) by URL, with its own AWS_*/GOOGLE_*/AZURE_* variables and
+    /// the [storage] options of --config. Example:
     ///   reeflow cluster executor --scheduler df://127.0.0.1:50050 --flight-port 50051 --grpc-port 50052
     Executor {
         /// The scheduler to work for.
@@ -129,8 +133,9 @@ pub enum ClusterCommand {
     },
 }
 
-/// Runs the cluster process `command` asks for, until it is stopped.
-pub async fn serve(command: ClusterCommand) -> Result<u8> {
+/// Runs the cluster process `command` asks for, until it is stopped; buckets are opened with the
+/// `[storage]` options `storage`.
+pub async fn serve(command: ClusterCommand, storage: &std::collections::BTreeMap<String, String>) -> Result<u8> {
     #[cfg(feature = "cluster")]
     {
         match command {
@@ -140,7 +145,12 @@ pub async fn serve(command: ClusterCommand) -> Result<u8> {
                     "Ballista scheduler listening on {bind} (clients: scheduler = \"df://{external_host}:{}\")",
                     bind.port()
                 );
-                reeflow_cluster::run_scheduler(&reeflow_cluster::SchedulerOptions { bind, external_host }).await?;
+                reeflow_cluster::run_scheduler(&reeflow_cluster::SchedulerOptions {
+                    bind,
+                    external_host,
+                    storage: storage.clone(),
+                })
+                .await?;
             }
             ClusterCommand::Executor {
                 scheduler,
@@ -163,6 +173,7 @@ pub async fn serve(command: ClusterCommand) -> Result<u8> {
                     grpc_port,
                     task_slots,
                     work_dir,
+                    storage: storage.clone(),
                 })
                 .await?;
             }
@@ -171,6 +182,7 @@ pub async fn serve(command: ClusterCommand) -> Result<u8> {
     }
     #[cfg(not(feature = "cluster"))]
     {
+        let _ = storage;
         let role = match command {
             ClusterCommand::Scheduler { .. } => "reeflow cluster scheduler",
             ClusterCommand::Executor { .. } => "reeflow cluster executor",

@@ -395,6 +395,8 @@ pub struct Settings {
     pub engine_options: reeflow_pipeline::EngineOptions,
     /// Where stage queries run (`[engine] mode`).
     pub stage_engine: cluster::StageEngine,
+    /// `[storage]` options: how buckets are opened (the data root's, and a cluster client's).
+    pub storage: std::collections::BTreeMap<String, String>,
     pub pipelines: PathBuf,
     pub options: reeflow_normalize::NormalizeOptions,
     /// `--quiet`: no progress on stderr.
@@ -413,10 +415,19 @@ impl Settings {
     }
 }
 
+/// `--config`, else the default file when it exists.
+fn load_config(given: Option<&Path>) -> Result<Config> {
+    let path = given.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(config::DEFAULT_CONFIG));
+    Config::load(&path, given.is_some())
+}
+
 async fn dispatch(cli: Cli) -> Result<u8> {
     // Generated from the command definitions; they need no configuration or data folder.
     match cli.command {
-        Command::Cluster { command } => return cluster::serve(command).await,
+        Command::Cluster { command } => {
+            let storage = load_config(cli.config.as_deref())?.storage.options;
+            return cluster::serve(command, &storage).await;
+        }
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "reeflow", &mut script);
@@ -429,8 +440,7 @@ async fn dispatch(cli: Cli) -> Result<u8> {
         }
         _ => {}
     }
-    let config_path = cli.config.clone().unwrap_or_else(|| PathBuf::from(config::DEFAULT_CONFIG));
-    let config = Config::load(&config_path, cli.config.is_some())?;
+    let config = load_config(cli.config.as_deref())?;
     let root = cli.data_dir.or_else(|| config.paths.data_dir.clone()).unwrap_or_else(|| "data".to_string());
     let (data_dir, remote) = match reeflow_publish::location::parse(&root, &config.storage.options)? {
         reeflow_publish::Location::Local(path) => (path, None),
@@ -443,6 +453,7 @@ async fn dispatch(cli: Cli) -> Result<u8> {
     let settings = Settings {
         engine_options: config.engine_options(),
         stage_engine: config.stage_engine()?,
+        storage: config.storage.options.clone(),
         pipelines: cli
             .pipelines
             .or_else(|| config.paths.pipelines.clone())
@@ -523,6 +534,10 @@ async fn dispatch(cli: Cli) -> Result<u8> {
             unreachable!("answered before the configuration is read")
         }
     };
+    // Files a cluster read from the bucket for a version that was not published go.
+    if let Some(remote) = &layout.remote {
+        remote.discard_unpublished().await;
+    }
     // Writers leave the hash cache as their links and unlinks left the files, under the lock.
     if writer.is_some() {
         layout.save_hashes();

@@ -10,13 +10,16 @@
 //!   last, and published by swapping the bucket's pointer from the version it read; only then does
 //!   the mirror switch to it. A writer that loses the swap publishes nothing and says who won.
 //! - After a publish, versions outside the `[versions] keep` window are removed from the bucket.
+//! - Stages on a cluster read the version being built from the bucket: its files are uploaded
+//!   under `versions/<id>/` as stages first read them (no manifest yet, so no reader sees them),
+//!   and the publish uploads only the rest.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::{Context, Result, bail};
-use reeflow_publish::{Pointer, PublishError, RemoteRoot, Root};
-use reeflow_versions::{Sealed, Version, VersionStore};
+use reeflow_publish::{Pointer, PublishError, RemoteRoot, Root, Upload};
+use reeflow_versions::{Sealed, Staging, Version, VersionStore};
 
 /// A remote root and what this command read from it.
 pub struct Remote {
@@ -28,11 +31,46 @@ pub struct Remote {
     quiet: bool,
     /// The pointer and the local copy of its version, resolved once by [`Remote::sync`].
     read: OnceLock<Option<(Pointer, Version)>>,
+    /// Files of the version being built already uploaded for a cluster ([`Remote::cluster_files`]);
+    /// taken by the publish, discarded by [`Remote::discard_unpublished`] otherwise.
+    upload: Mutex<Option<Arc<Upload>>>,
+}
+
+/// The files of the version being built, shared with a cluster through the bucket: uploaded
+/// under the version's prefix (unpublished until its manifest is written) and read by URL.
+struct BucketFiles {
+    url: String,
+    upload: Arc<Upload>,
+}
+
+#[async_trait::async_trait]
+impl reeflow_pipeline::ClusterFiles for BucketFiles {
+    async fn share(&self, path: &Path) -> std::result::Result<String, Box<dyn std::error::Error + Send + Sync>> {
+        let place = self.upload.share(path).await?;
+        Ok(format!("{}/{place}", self.url))
+    }
 }
 
 impl Remote {
     pub fn new(remote: RemoteRoot, keep: usize, quiet: bool) -> Self {
-        Self { url: remote.url, root: remote.root, keep, quiet, read: OnceLock::new() }
+        Self { url: remote.url, root: remote.root, keep, quiet, read: OnceLock::new(), upload: Mutex::default() }
+    }
+
+    /// Where a cluster reads the files of `staging`, the version being built: in the bucket, under
+    /// the prefix the version will be published at (uploaded as stages first read them).
+    pub fn cluster_files(&self, staging: &Staging) -> Arc<dyn reeflow_pipeline::ClusterFiles> {
+        let upload = Arc::new(Upload::new(&self.root, &staging.id, &staging.dir));
+        *self.upload.lock().unwrap_or_else(|e| e.into_inner()) = Some(upload.clone());
+        Arc::new(BucketFiles { url: self.url.clone(), upload })
+    }
+
+    /// Removes what was uploaded for a cluster of a version that was not published (a failed or
+    /// rejected run); a killed writer's files are pruned later like any unfinished upload.
+    pub async fn discard_unpublished(&self) {
+        let upload = self.upload.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(upload) = upload {
+            upload.discard().await;
+        }
     }
 
     /// The mirror folder of `url` under `cache` (default: REEFLOW_CACHE_DIR, else
@@ -88,7 +126,9 @@ impl Remote {
         let base = self.read.get().and_then(|read| read.as_ref()).map(|(pointer, _)| pointer);
         self.root.self_test().await.with_context(|| format!("checking that {} can publish safely", self.url))?;
         let id = sealed.version.info.id.clone();
-        match self.root.push(&id, &sealed.version.dir, base).await {
+        let uploaded = self.upload.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let pushed = self.root.push(&id, &sealed.version.dir, base, uploaded.as_deref()).await;
+        match pushed {
             Ok(manifest) => {
                 if !self.quiet {
                     let bytes: u64 = manifest.files.iter().map(|f| f.size).sum();

@@ -133,7 +133,11 @@ pub async fn build_engine(settings: &Settings, staging: &Staging) -> Result<reef
         .engine_over(&staging.normalized(), &staging.out(), &settings.engine_options)
         .await
         .context("opening the input tables")?;
-    crate::cluster::attach(&mut engine, &settings.stage_engine, &settings.engine_options, settings.quiet).await?;
+    let files: std::sync::Arc<dyn reeflow_pipeline::ClusterFiles> = match &layout.remote {
+        Some(remote) => remote.cluster_files(staging),
+        None => std::sync::Arc::new(reeflow_pipeline::SameFilesystem),
+    };
+    crate::cluster::attach(&mut engine, settings, files).await?;
     Ok(engine)
 }
 

@@ -1,9 +1,13 @@
 //! The functions and session state every process of a cluster builds plans with.
 
+use std::sync::Arc;
+
 use ballista_core::registry::BallistaFunctionRegistry;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::session_state::SessionState;
 use datafusion::prelude::SessionConfig;
+
+use crate::BucketStores;
 
 /// DataFusion's functions (the array functions included, as on Ballista's clients) with reeflow's
 /// added (reeflow's `sum` replaces DataFusion's): what an executor decodes a task's plan with.
@@ -17,6 +21,18 @@ pub fn function_registry() -> BallistaFunctionRegistry {
         registry.aggregate_functions.insert(function.name().to_string(), function);
     }
     registry
+}
+
+/// [`session_state`] reading buckets through `stores`: a scheduler lists and inspects the files of
+/// the tables it plans over.
+pub fn scheduler_session_builder(
+    stores: Arc<BucketStores>,
+) -> impl Fn(SessionConfig) -> datafusion::error::Result<SessionState> + Send + Sync + 'static {
+    move |config| {
+        let state = session_state(config)?;
+        let runtime = stores.runtime(state.runtime_env())?;
+        Ok(SessionStateBuilder::new_from_existing(state).with_runtime_env(runtime).build())
+    }
 }
 
 /// Ballista's scheduler session (its optimizer rules for distributed plans) with `config` and the

@@ -5,18 +5,22 @@
 //! scheduler and executors run one DataFusion version and know reeflow's SQL functions (the exact
 //! `sum`, `hs_heading`, the seeded draws): a plan made on one decodes on the others.
 //!
-//! What runs where: the stage queries run on the cluster (its executors read the tables' Parquet
-//! files by absolute path, so they must see the data root's folder: the same machine or a shared
-//! filesystem); the client collects each result and keeps doing the rest (schema contract, checks,
-//! writing outputs and manifests, versions, ad hoc `sql`).
+//! What runs where: the stage queries run on the cluster; the client collects each result and
+//! keeps doing the rest (schema contract, checks, writing outputs and manifests, versions, ad hoc
+//! `sql`). Executors read a stage's input files where the client says: by absolute path on a local
+//! data root (they must see its folder: the same machine or a shared filesystem), by URL in the
+//! bucket of a remote one ([`BucketStores`]: every process opens buckets from its own `AWS_*` /
+//! `GOOGLE_*` / `AZURE_*` variables and `[storage]` options).
 
 mod functions;
 mod processes;
 mod session;
+mod stores;
 
 pub use functions::{function_registry, session_state};
 pub use processes::{ExecutorOptions, SchedulerOptions, run_executor, run_scheduler};
 pub use session::{DEFAULT_SCHEDULER_PORT, SchedulerAddress, connect, standalone};
+pub use stores::BucketStores;
 
 /// What can go wrong starting or reaching a cluster.
 #[derive(Debug, thiserror::Error)]

@@ -1,5 +1,7 @@
 //! Client sessions: the stage engine's queries planned here and executed by a cluster.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ballista::prelude::{SessionConfigExt, SessionContextExt};
@@ -8,7 +10,7 @@ use datafusion::execution::session_state::SessionState;
 use datafusion::prelude::SessionContext;
 use reeflow_pipeline::EngineOptions;
 
-use crate::{ClusterError, Result};
+use crate::{BucketStores, ClusterError, Result};
 
 /// The port a Ballista scheduler listens on unless told otherwise.
 pub const DEFAULT_SCHEDULER_PORT: u16 = 50050;
@@ -47,8 +49,13 @@ impl std::fmt::Display for SchedulerAddress {
 }
 
 /// A session whose queries run on the scheduler at `address`, with `options`' settings and
-/// reeflow's functions. Fails at once, naming the address, when nothing answers there.
-pub async fn connect(address: &SchedulerAddress, options: &EngineOptions) -> Result<SessionContext> {
+/// reeflow's functions, reading buckets with the `[storage]` options `storage`. Fails at once,
+/// naming the address, when nothing answers there.
+pub async fn connect(
+    address: &SchedulerAddress,
+    options: &EngineOptions,
+    storage: &BTreeMap<String, String>,
+) -> Result<SessionContext> {
     let unreachable = |source| ClusterError::Unreachable { address: address.to_string(), source };
     match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect((address.host.as_str(), address.port)))
         .await
@@ -57,7 +64,7 @@ pub async fn connect(address: &SchedulerAddress, options: &EngineOptions) -> Res
         Ok(Err(error)) => return Err(unreachable(error)),
         Err(_) => return Err(unreachable(std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer in 10 s"))),
     }
-    let ctx = SessionContext::remote_with_state(&address.to_string(), client_state(options))
+    let ctx = SessionContext::remote_with_state(&address.to_string(), client_state(options, storage)?)
         .await
         .map_err(|e| ClusterError::Ballista { role: "client", source: e.into() })?;
     Ok(with_reeflow_functions(ctx))
@@ -76,8 +83,11 @@ pub async fn connect(address: &SchedulerAddress, options: &EngineOptions) -> Res
 /// - a dynamic filter links two operators inside one process; split into stages it broke a TopK;
 /// - it reads text as `Utf8` where the local engine reads `Utf8View`, which changes the bytes of
 ///   every output: view types are kept, and the outputs are byte-identical to the local run's.
-fn client_state(options: &EngineOptions) -> SessionState {
+fn client_state(options: &EngineOptions, storage: &BTreeMap<String, String>) -> Result<SessionState> {
     let state = options.session().state();
+    let runtime = Arc::new(BucketStores::new(storage.clone()))
+        .runtime(state.runtime_env())
+        .map_err(|e| ClusterError::Ballista { role: "client", source: e.into() })?;
     let local = state.config().options().clone();
     let mut config = state.config().clone().upgrade_for_ballista().with_ballista_adaptive_query_planner(false);
     let settings = config.options_mut();
@@ -101,7 +111,7 @@ fn client_state(options: &EngineOptions) -> SessionState {
             }
         }
     }
-    SessionStateBuilder::new_from_existing(state).with_config(config).build()
+    Ok(SessionStateBuilder::new_from_existing(state).with_config(config).with_runtime_env(runtime).build())
 }
 
 /// Ballista's upgrade of a session state resets its functions to DataFusion's: registers
@@ -113,9 +123,9 @@ fn with_reeflow_functions(ctx: SessionContext) -> SessionContext {
 
 /// A session whose queries run on a scheduler and an executor started inside this process (on
 /// 127.0.0.1, ports the system picks): Ballista's plan splitting and shuffles without separate
-/// processes, for trying a cluster setting out.
-pub async fn standalone(options: &EngineOptions) -> Result<SessionContext> {
-    let ctx = SessionContext::standalone_with_state(client_state(options))
+/// processes, for trying a cluster setting out. The executor reads buckets as the client does.
+pub async fn standalone(options: &EngineOptions, storage: &BTreeMap<String, String>) -> Result<SessionContext> {
+    let ctx = SessionContext::standalone_with_state(client_state(options, storage)?)
         .await
         .map_err(|e| ClusterError::Ballista { role: "standalone cluster", source: e.into() })?;
     Ok(with_reeflow_functions(ctx))
@@ -143,7 +153,7 @@ mod tests {
         // A port nothing listens on: bind one, then let it go.
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let address = SchedulerAddress { host: "127.0.0.1".into(), port };
-        let Err(error) = connect(&address, &EngineOptions::default()).await else {
+        let Err(error) = connect(&address, &EngineOptions::default(), &BTreeMap::new()).await else {
             panic!("connected to a scheduler that is not there");
         };
         let message = error.to_string();

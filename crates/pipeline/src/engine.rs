@@ -2,7 +2,7 @@
 //! checks on the candidate result, atomic publication with its manifest), checks on published
 //! outputs, content hashes of inputs, and read-only ad hoc queries.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -142,12 +142,9 @@ pub fn default_partitions() -> usize {
 /// The session every command queries through.
 pub struct Engine {
     ctx: SessionContext,
-    /// Where stage queries run when not in `ctx`: a cluster's client session (see
-    /// [`Engine::run_stages_on`]). Checks, ad hoc queries and output writing stay in `ctx`.
-    stage_session: Option<SessionContext>,
-    /// How long a stage query on `stage_session` may take before it is given up (set only with
-    /// `stage_session`).
-    stage_timeout: Option<std::time::Duration>,
+    /// Where stage queries run when not in `ctx`: a cluster (see [`Engine::run_stages_on`]).
+    /// Checks, ad hoc queries and output writing stay in `ctx`.
+    cluster: Option<StageCluster>,
     tables: Vec<RegisteredTable>,
     out_dir: PathBuf,
     runs_dir: PathBuf,
@@ -167,8 +164,7 @@ impl Engine {
     pub async fn open_with(normalized_dir: &Path, out_dir: &Path, options: &EngineOptions) -> Result<Self> {
         let mut engine = Self {
             ctx: options.session(),
-            stage_session: None,
-            stage_timeout: None,
+            cluster: None,
             tables: Vec::new(),
             out_dir: out_dir.to_path_buf(),
             runs_dir: out_dir.join(crate::runner::RUNS_DIR),
@@ -223,12 +219,18 @@ impl Engine {
     }
 
     /// Runs stage queries in `session` from now on (a Ballista client session, whose executors
-    /// read the tables' files themselves): every table registered so far is registered there by
-    /// its absolute path, and so is every stage output published later. Tables held in memory
-    /// cannot travel to executors: a session over them is refused, naming the table. A stage
-    /// query without a result within `timeout` fails (a cluster whose executors are gone or
-    /// crashed keeps a job waiting rather than failing it).
-    pub async fn run_stages_on(&mut self, session: SessionContext, timeout: Option<std::time::Duration>) -> Result<()> {
+    /// read the tables' files themselves). A table is registered there when a stage first reads
+    /// it, at the location `files` gives its file or folder (which may first copy it where the
+    /// executors can read it), and again after it is rebuilt. Tables held in memory cannot travel
+    /// to executors: a session over them is refused, naming the table. A stage query without a
+    /// result within `timeout` fails (a cluster whose executors are gone or crashed keeps a job
+    /// waiting rather than failing it).
+    pub async fn run_stages_on(
+        &mut self,
+        session: SessionContext,
+        timeout: Option<std::time::Duration>,
+        files: Arc<dyn ClusterFiles>,
+    ) -> Result<()> {
         if let Some(table) = self.tables.iter().find(|t| t.in_memory) {
             return Err(PipelineError::Table {
                 table: table.name.clone(),
@@ -239,12 +241,30 @@ impl Engine {
                 source: None,
             });
         }
-        for table in &self.tables {
-            let partitions = self.partition_columns(&table.name, table.source);
-            register_for_cluster(&session, &table.name, &table.path, &partitions).await?;
+        self.cluster = Some(StageCluster { session, timeout, files, registered: BTreeSet::new() });
+        Ok(())
+    }
+
+    /// Registers on the cluster the tables `stage` reads that are not registered there yet.
+    async fn share_inputs(&mut self, stage: &Stage) -> Result<()> {
+        let Some(cluster) = &self.cluster else { return Ok(()) };
+        let missing: Vec<(RegisteredTable, Vec<(String, String)>)> = self
+            .tables
+            .iter()
+            .filter(|t| stage.inputs.contains(&t.name) && !cluster.registered.contains(&t.name))
+            .map(|t| (t.clone(), self.partition_columns(&t.name, t.source)))
+            .collect();
+        for (table, partitions) in missing {
+            let cluster = self.cluster.as_mut().expect("checked above");
+            let location = cluster.files.share(&table.path).await.map_err(|source| PipelineError::Table {
+                table: table.name.clone(),
+                path: table.path.clone(),
+                problem: "cannot make it readable by the cluster".into(),
+                source: Some(source),
+            })?;
+            register_location(&cluster.session, &table.name, &location, &table.path, &partitions).await?;
+            cluster.registered.insert(table.name);
         }
-        self.stage_session = Some(session);
-        self.stage_timeout = timeout;
         Ok(())
     }
 
@@ -261,8 +281,10 @@ impl Engine {
         let _ = self.ctx.deregister_table(name);
         let partitions = self.partition_columns(name, source);
         register_parquet(&self.ctx, name, path, &partitions).await?;
-        if let Some(session) = &self.stage_session {
-            register_for_cluster(session, name, path, &partitions).await?;
+        if let Some(cluster) = &mut self.cluster {
+            // Rebuilt: the cluster reads the new files when a stage next asks for it.
+            let _ = cluster.session.deregister_table(name);
+            cluster.registered.remove(name);
         }
         self.tables.retain(|t| t.name != name);
         self.tables.push(RegisteredTable {
@@ -376,11 +398,12 @@ impl Engine {
             check: None,
             source,
         };
-        let session = self.stage_session.as_ref().unwrap_or(&self.ctx);
+        self.share_inputs(stage).await?;
+        let session = self.cluster.as_ref().map_or(&self.ctx, |cluster| &cluster.session);
         let frame = session.sql_with_options(&stage.sql, read_only()).await.map_err(failed)?;
         let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
         check_contract(stage, &schema)?;
-        let batches = match self.stage_timeout {
+        let batches = match self.cluster.as_ref().and_then(|cluster| cluster.timeout) {
             None => frame.collect().await.map_err(failed)?,
             Some(limit) => tokio::time::timeout(limit, frame.collect())
                 .await
@@ -684,13 +707,29 @@ pub async fn register_parquet(
     path: &Path,
     partitions: &[(String, String)],
 ) -> Result<()> {
+    register_location(ctx, name, &folder_location(path, path.is_dir()), path, partitions).await
+}
+
+/// A local file's location for DataFusion; a folder's ends in `/` (every Parquet file under it).
+fn folder_location(path: &Path, is_dir: bool) -> String {
+    if is_dir { format!("{}/", path.display()) } else { path.display().to_string() }
+}
+
+/// [`register_parquet`] at a location (a path, or a URL of a registered object store) that holds
+/// the files of `origin`.
+async fn register_location(
+    ctx: &SessionContext,
+    name: &str,
+    location: &str,
+    origin: &Path,
+    partitions: &[(String, String)],
+) -> Result<()> {
     let table_error = |problem: String, source: Option<Cause>| PipelineError::Table {
         table: name.to_string(),
-        path: path.to_path_buf(),
+        path: origin.to_path_buf(),
         problem,
         source,
     };
-    let location = if path.is_dir() { format!("{}/", path.display()) } else { path.display().to_string() };
     let mut partition_cols = Vec::new();
     for (column, data_type) in partitions {
         let data_type = parse_data_type(data_type)
@@ -698,21 +737,39 @@ pub async fn register_parquet(
         partition_cols.push((column.clone(), data_type));
     }
     let options = ParquetReadOptions::default().table_partition_cols(partition_cols);
-    ctx.register_parquet(name, &location, options)
+    ctx.register_parquet(name, location, options)
         .await
-        .map_err(|e| table_error("cannot read it as Parquet".into(), Some(e.into())))
+        .map_err(|e| table_error(format!("cannot read it as Parquet at {location}"), Some(e.into())))
 }
 
-/// [`register_parquet`] by the absolute path: a cluster's executors resolve it in their own working
-/// folders.
-async fn register_for_cluster(
-    session: &SessionContext,
-    name: &str,
-    path: &Path,
-    partitions: &[(String, String)],
-) -> Result<()> {
-    let absolute = std::path::absolute(path).map_err(PipelineError::io(path))?;
-    register_parquet(session, name, &absolute, partitions).await
+/// A cluster the stage queries run on.
+struct StageCluster {
+    session: SessionContext,
+    timeout: Option<std::time::Duration>,
+    files: Arc<dyn ClusterFiles>,
+    /// Tables registered in `session`, at their current files.
+    registered: BTreeSet<String>,
+}
+
+/// Where a cluster's executors read the files of the tables a stage uses.
+#[async_trait::async_trait]
+pub trait ClusterFiles: Send + Sync {
+    /// Makes the Parquet file or folder `path` readable by the executors and returns where they
+    /// read it (a path or an object store URL; a folder's ends in `/`).
+    async fn share(&self, path: &Path) -> std::result::Result<String, Cause>;
+}
+
+/// Executors that see this machine's files at the same absolute paths (the same machine, or a
+/// shared filesystem mounted at the same place).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SameFilesystem;
+
+#[async_trait::async_trait]
+impl ClusterFiles for SameFilesystem {
+    async fn share(&self, path: &Path) -> std::result::Result<String, Cause> {
+        let absolute = std::path::absolute(path)?;
+        Ok(folder_location(&absolute, absolute.is_dir()))
+    }
 }
 
 /// The stage output folders (with a manifest) under `out_dir`, by name, in name order.

@@ -25,7 +25,10 @@ pub mod stage;
 pub mod state;
 
 pub use checks::Severity;
-pub use engine::{CheckResult, Engine, EngineOptions, RegisteredTable, TableSource, register_parquet, stage_outputs};
+pub use engine::{
+    CheckResult, ClusterFiles, Engine, EngineOptions, RegisteredTable, SameFilesystem, TableSource, register_parquet,
+    stage_outputs,
+};
 pub use error::{PipelineError, Result};
 pub use output::{OutputFormat, format_batches};
 pub use runner::{PlanEntry, RunRecord, StageRecord, StageStatus, check, plan, run};

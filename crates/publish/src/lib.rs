@@ -16,18 +16,21 @@
 //! probe object twice and updates it with a stale tag: a store that accepts either would overwrite
 //! the pointer silently, and is refused with [`PublishError::ConditionsIgnored`].
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
 
 pub mod location;
 mod mirror;
+mod upload;
 
 pub use location::{Cloud, Location, LocationError, RemoteRoot};
 pub use mirror::{HistoryEntry, LOCAL_MANIFEST};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
 use sha2::{Digest, Sha256};
+pub use upload::Upload;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
@@ -223,11 +226,32 @@ impl Root {
         &self,
         version: &str,
         names: Vec<String>,
+        load: impl FnMut(&str) -> Result<Bytes>,
+        base: Option<&Pointer>,
+    ) -> Result<Manifest> {
+        self.publish_files(version, names, load, base, BTreeMap::new()).await
+    }
+
+    /// [`Root::publish_with`] where the files in `uploaded` are already in the version's prefix
+    /// (see [`Upload`]): one with the same bytes is listed without uploading it again, one with
+    /// other bytes is replaced, one no longer among `names` is removed.
+    async fn publish_files(
+        &self,
+        version: &str,
+        names: Vec<String>,
         mut load: impl FnMut(&str) -> Result<Bytes>,
         base: Option<&Pointer>,
+        mut uploaded: BTreeMap<String, ManifestFile>,
     ) -> Result<Manifest> {
         let mut listed = Vec::with_capacity(names.len());
         let mut written = Vec::with_capacity(names.len() + 1);
+        let listing: std::collections::BTreeSet<&String> = names.iter().collect();
+        let leftover: Vec<Path> = uploaded
+            .keys()
+            .filter(|name| !listing.contains(name))
+            .map(|name| self.path(&format!("versions/{version}/{name}")))
+            .collect();
+        self.remove(&leftover).await;
         for name in names {
             let bytes = match load(&name) {
                 Ok(bytes) => bytes,
@@ -237,8 +261,18 @@ impl Root {
                 }
             };
             let path = self.path(&format!("versions/{version}/{name}"));
-            listed.push(ManifestFile { path: name, size: bytes.len() as u64, sha256: sha256(&bytes) });
-            if let Err(error) = self.put(&path, bytes, PutMode::Create).await {
+            let file = ManifestFile { path: name, size: bytes.len() as u64, sha256: sha256(&bytes) };
+            let mode = match uploaded.remove(&file.path) {
+                Some(before) if before == file => None,
+                Some(_) => Some(PutMode::Overwrite),
+                None => Some(PutMode::Create),
+            };
+            listed.push(file);
+            let Some(mode) = mode else {
+                written.push(path);
+                continue;
+            };
+            if let Err(error) = self.put(&path, bytes, mode).await {
                 self.remove(&written).await;
                 return Err(match error {
                     object_store::Error::AlreadyExists { .. } => {

@@ -125,6 +125,18 @@ pub fn parse(text: &str, options: &BTreeMap<String, String>) -> Result<Location,
     }))
 }
 
+/// The store of the bucket (or container) `url` names, for a query engine that reads data root
+/// files by URL: configured as [`parse`] configures a data root's, the path part ignored.
+pub fn bucket_store(url: &url::Url, options: &BTreeMap<String, String>) -> Result<Arc<dyn ObjectStore>, LocationError> {
+    let Some(cloud) = Cloud::of_scheme(url.scheme()) else {
+        return Err(LocationError::UnsupportedScheme { scheme: url.scheme().into() });
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(LocationError::CredentialsInUrl { variables: cloud.variables() });
+    }
+    build_store(cloud, url, options)
+}
+
 /// The bucket part of the URL only: the prefix is the [`Root`]'s.
 fn bucket_url(url: &url::Url) -> String {
     format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default())

@@ -93,9 +93,16 @@ impl Root {
     }
 
     /// Publishes the local folder `dir` (every file under it, links followed) as version `id`
-    /// built on `base`; see [`Root::publish`]. The folder then records the manifest, so pulling
-    /// the version again downloads nothing.
-    pub async fn push(&self, id: &str, dir: &LocalPath, base: Option<&Pointer>) -> Result<Manifest> {
+    /// built on `base`; see [`Root::publish`]. Files `uploaded` before (by this writer, for a
+    /// cluster) are not uploaded again when their bytes are the same. The folder then records the
+    /// manifest, so pulling the version again downloads nothing.
+    pub async fn push(
+        &self,
+        id: &str,
+        dir: &LocalPath,
+        base: Option<&Pointer>,
+        uploaded: Option<&crate::Upload>,
+    ) -> Result<Manifest> {
         let mut names = Vec::new();
         list_files(dir, "", &mut names)?;
         names.retain(|name| name != LOCAL_MANIFEST);
@@ -104,7 +111,8 @@ impl Root {
             let path = local_path(dir, name);
             std::fs::read(&path).map(Bytes::from).map_err(local_error(&path))
         };
-        let manifest = self.publish_with(id, names, load, base).await?;
+        let uploaded = uploaded.filter(|upload| upload.version() == id).map(crate::Upload::files).unwrap_or_default();
+        let manifest = self.publish_files(id, names, load, base, uploaded).await?;
         record_manifest(dir, &manifest)?;
         Ok(manifest)
     }
@@ -196,7 +204,7 @@ impl Root {
         Ok(removed)
     }
 
-    async fn delete(&self, path: &Path) -> Result<()> {
+    pub(crate) async fn delete(&self, path: &Path) -> Result<()> {
         match self.store.delete(path).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(source) => Err(self.store_error("delete", path, source)),
@@ -209,7 +217,7 @@ fn unix_now() -> i64 {
 }
 
 /// A manifest path (`/`-separated) inside the local folder `dir`.
-fn local_path(dir: &LocalPath, relative: &str) -> PathBuf {
+pub(crate) fn local_path(dir: &LocalPath, relative: &str) -> PathBuf {
     relative.split('/').fold(dir.to_path_buf(), |path, part| path.join(part))
 }
 
@@ -226,7 +234,7 @@ fn local_manifest(dir: &LocalPath) -> Option<Manifest> {
 }
 
 /// Every file under `dir`, `/`-separated and relative to it, following links.
-fn list_files(dir: &LocalPath, relative: &str, names: &mut Vec<String>) -> Result<()> {
+pub(crate) fn list_files(dir: &LocalPath, relative: &str, names: &mut Vec<String>) -> Result<()> {
     let here = if relative.is_empty() { dir.to_path_buf() } else { dir.join(relative) };
     for entry in std::fs::read_dir(&here).map_err(local_error(&here))? {
         let entry = entry.map_err(local_error(&here))?;

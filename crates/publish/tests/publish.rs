@@ -165,7 +165,7 @@ async fn a_folder_is_published_and_copied_back_checked_once() {
     std::fs::create_dir_all(built.join("out/stage_balance")).unwrap();
     std::fs::write(built.join("version.json"), "{}").unwrap();
     std::fs::write(built.join("out/stage_balance/part-0.parquet"), "balance").unwrap();
-    let manifest = root.push("v0001", &built, None).await.unwrap();
+    let manifest = root.push("v0001", &built, None, None).await.unwrap();
     let paths: Vec<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(paths, ["out/stage_balance/part-0.parquet", "version.json"]);
     assert!(built.join(reeflow_publish::LOCAL_MANIFEST).exists(), "the built folder records its manifest");
@@ -209,4 +209,56 @@ async fn pruning_keeps_what_the_pointer_and_the_recent_history_name() {
     assert!(root.manifest("v2").await.is_err());
     assert_eq!(root.read("v3", "out/trade_flows/part-0.parquet").await.unwrap(), Bytes::from("flows of v3"));
     assert_eq!(root.history().await.unwrap().len(), 4, "history entries stay as the record");
+}
+
+#[tokio::test]
+async fn files_uploaded_for_a_cluster_are_published_without_a_second_upload() {
+    let store = Arc::new(InMemory::new());
+    let root = Root::new(store.clone(), "team");
+    let work = tempfile::tempdir().unwrap();
+    let built = work.path().join("v0001");
+    std::fs::create_dir_all(built.join("out/trade_reo")).unwrap();
+    std::fs::create_dir_all(built.join("normalized")).unwrap();
+    std::fs::write(built.join("normalized/trade.parquet"), "trade").unwrap();
+    std::fs::write(built.join("out/trade_reo/part-0.parquet"), "reo, first try").unwrap();
+    std::fs::write(built.join("out/trade_reo/part-1.parquet"), "reo, second part").unwrap();
+    let upload = reeflow_publish::Upload::new(&root, "v0001", &built);
+
+    assert_eq!(
+        upload.share(&built.join("normalized/trade.parquet")).await.unwrap(),
+        "versions/v0001/normalized/trade.parquet"
+    );
+    assert_eq!(upload.share(&built.join("out/trade_reo")).await.unwrap(), "versions/v0001/out/trade_reo/");
+    assert!(root.current().await.unwrap().is_none(), "uploaded, not published");
+    assert!(root.manifest("v0001").await.is_err(), "no manifest: readers do not see it");
+    let part0 = Path::from("team/versions/v0001/out/trade_reo/part-0.parquet");
+    let part1 = Path::from("team/versions/v0001/out/trade_reo/part-1.parquet");
+    // The stage is built again with one part: the folder in the store follows.
+    std::fs::write(built.join("out/trade_reo/part-0.parquet"), "reo, rebuilt").unwrap();
+    std::fs::remove_file(built.join("out/trade_reo/part-1.parquet")).unwrap();
+    upload.share(&built.join("out/trade_reo")).await.unwrap();
+    assert_eq!(store.get(&part0).await.unwrap().bytes().await.unwrap(), Bytes::from("reo, rebuilt"));
+    assert!(store.head(&part1).await.is_err(), "a part no longer built is removed");
+    let trade = Path::from("team/versions/v0001/normalized/trade.parquet");
+    let uploaded_tag = store.head(&trade).await.unwrap().e_tag;
+
+    std::fs::write(built.join("version.json"), "{}").unwrap();
+    let manifest = root.push("v0001", &built, None, Some(&upload)).await.unwrap();
+    let paths: Vec<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["normalized/trade.parquet", "out/trade_reo/part-0.parquet", "version.json"]);
+    assert_eq!(store.head(&trade).await.unwrap().e_tag, uploaded_tag, "not uploaded a second time");
+    assert_eq!(root.current().await.unwrap().unwrap().version, "v0001");
+
+    // Another writer that chose the same id owns nothing of it; a discarded upload leaves nothing.
+    let other = reeflow_publish::Upload::new(&root, "v0001", &built);
+    let error = other.share(&built.join("normalized/trade.parquet")).await.unwrap_err();
+    assert!(matches!(error, PublishError::VersionExists { .. }), "{error}");
+    let unpublished = reeflow_publish::Upload::new(&root, "v0002", &built);
+    unpublished.share(&built.join("out/trade_reo")).await.unwrap();
+    unpublished.discard().await;
+    assert_eq!(root.version_ids().await.unwrap(), ["v0001"]);
+    let outside = work.path().join("elsewhere.parquet");
+    std::fs::write(&outside, "x").unwrap();
+    let error = unpublished.share(&outside).await.unwrap_err();
+    assert!(error.to_string().contains("not inside the folder of version v0002"), "{error}");
 }
