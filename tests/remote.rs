@@ -327,3 +327,55 @@ fn bad_roots_and_unreachable_stores_are_clear_errors_without_secrets() {
     assert_no_secret(&output);
     assert!(String::from_utf8_lossy(&output.stderr).contains("must not carry credentials"));
 }
+
+/// The raw cache lives in the bucket: what one machine fetched, a fresh machine finds there (it
+/// asks the server for nothing, its copies checked against their hashes), and the bucket's
+/// manifest records every answer as the local one does.
+#[test]
+fn what_one_machine_fetched_a_fresh_machine_finds_in_the_bucket() {
+    let Some((moto, work)) = start() else { return };
+    let public = reeflow_testdata::public_data();
+    let files = ["usgs_mcs2026_commodities_data.csv", "usgs_myb2022_rare_earths_tables.xlsx"];
+    let config = |server: &str, name: &str| {
+        let path = work.path().join(name);
+        let entries: Vec<String> =
+            files.iter().map(|f| format!("{{ url = \"{server}/{f}\", file = \"{f}\" }}")).collect();
+        std::fs::write(&path, format!("[fetch.usgs]\nrequests_per_second = 100.0\nfiles = [{}]\n", entries.join(", ")))
+            .unwrap();
+        path
+    };
+    let fetch = |machine: &Machine, config: &Path| {
+        let output = common::command_with(Path::new(ROOT), &common::repo().join("config/model.toml"), config)
+            .env("REEFLOW_CACHE_DIR", &machine.cache)
+            .envs(machine.env.iter().map(|(k, v)| (k, v)))
+            .args(["fetch", "usgs"])
+            .output()
+            .unwrap();
+        assert_no_secret(&output);
+        output
+    };
+
+    let server = common::serve_files(public.join("cmrs-v3/usgs"));
+    let first = Machine::new(&moto, work.path().join("first-cache"));
+    let output = fetch(&first, &config(&server, "served.toml"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("uploaded 2 raw files to s3://reeflow/team/published/raw"), "{stderr}");
+    let index = bucket_json(&moto, "raw/usgs/manifest.json").expect("the bucket has the raw manifest");
+    let listed: Vec<&str> = index["files"].as_array().unwrap().iter().map(|f| f["file"].as_str().unwrap()).collect();
+    assert_eq!(listed, files);
+
+    // A fresh machine whose server is gone: everything is cached, in the bucket.
+    let fresh = Machine::new(&moto, work.path().join("fresh-cache"));
+    let output = fetch(&fresh, &config("http://127.0.0.1:9", "gone.toml"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("copied 2 raw files from s3://reeflow/team/published/raw"), "{stderr}");
+    for file in files {
+        let copied = std::fs::read(fresh.mirror().join("raw/usgs").join(file)).unwrap();
+        assert_eq!(copied, std::fs::read(public.join("cmrs-v3/usgs").join(file)).unwrap(), "{file}");
+    }
+    let local: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fresh.mirror().join("raw/usgs/manifest.json")).unwrap()).unwrap();
+    assert_eq!(local["files"], index["files"], "the same record of every answer");
+}

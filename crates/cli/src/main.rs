@@ -486,6 +486,18 @@ async fn dispatch(cli: Cli) -> Result<u8> {
     {
         remote.sync(&layout.versions, writer.is_some()).await?;
     }
+    // A remote root keeps the raw cache in the bucket (unless the raw folder is one of the user's):
+    // commands that read it copy what the mirror lacks; those that fetch upload what they got.
+    let bucket_raw = layout.remote.as_ref().filter(|_| config.paths.raw.is_none()).filter(|_| match &cli.command {
+        Command::Fetch { .. } => true,
+        Command::Normalize { raw, .. } | Command::Run { raw, .. } => raw.is_none(),
+        Command::Refresh(args) => args.raw.is_none(),
+        _ => false,
+    });
+    let fetches = matches!(&cli.command, Command::Fetch { dry_run: false, .. } | Command::Refresh(_));
+    if let Some(remote) = bucket_raw {
+        remote.pull_raw(&layout.raw).await?;
+    }
     let code = match cli.command {
         Command::Fetch { source, comtrade, refresh, dry_run, format } => {
             let summaries =
@@ -537,6 +549,20 @@ async fn dispatch(cli: Cli) -> Result<u8> {
     // Files a cluster read from the bucket for a version that was not published go.
     if let Some(remote) = &layout.remote {
         remote.discard_unpublished().await;
+    }
+    // What was fetched goes to the bucket's raw cache, also after a failure (answers already
+    // fetched count against a quota); if the upload fails they stay in the mirror for the next.
+    if let Some(remote) = bucket_raw.filter(|_| fetches)
+        && let Err(error) = remote.push_raw(&layout.raw).await
+    {
+        let error = error.context(format!(
+            "the new raw files stay in {} and are uploaded by the next fetch or refresh",
+            layout.raw.display()
+        ));
+        match code {
+            Ok(_) => return Err(error),
+            Err(_) => eprintln!("error: {error:#}"),
+        }
     }
     // Writers leave the hash cache as their links and unlinks left the files, under the lock.
     if writer.is_some() {

@@ -21,7 +21,7 @@ pub struct RefreshArgs {
     refetch: bool,
     /// The raw folder [default: <data-dir>/raw, where fetch writes].
     #[arg(long)]
-    raw: Option<PathBuf>,
+    pub raw: Option<PathBuf>,
     /// Publish even when a blocking diff threshold is breached: for after a person has read the
     /// rejected version's diff and accepts the revision.
     #[arg(long)]

@@ -10,6 +10,9 @@
 //!   last, and published by swapping the bucket's pointer from the version it read; only then does
 //!   the mirror switch to it. A writer that loses the swap publishes nothing and says who won.
 //! - After a publish, versions outside the `[versions] keep` window are removed from the bucket.
+//! - The raw cache of `fetch` lives in the bucket too (`raw/<source>/`, see reeflow_publish's
+//!   `raw`): commands that read the default raw folder copy what it lacks from the bucket first,
+//!   and `fetch` and `refresh` upload their new answers when they end (also when they fail).
 //! - Stages on a cluster read the version being built from the bucket: its files are uploaded
 //!   under `versions/<id>/` as stages first read them (no manifest yet, so no reader sees them),
 //!   and the publish uploads only the rest.
@@ -18,7 +21,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::{Context, Result, bail};
-use reeflow_publish::{Pointer, PublishError, RemoteRoot, Root, Upload};
+use reeflow_fetch::RawCache;
+use reeflow_publish::{IndexTag, Pointer, PublishError, RemoteRoot, Root, Upload};
 use reeflow_versions::{Sealed, Staging, Version, VersionStore};
 
 /// A remote root and what this command read from it.
@@ -181,6 +185,108 @@ impl Remote {
             format!("version {id} of {} (`reeflow versions --data-dir {}` lists them)", self.url, self.url)
         })?;
         Ok(Version::load(&copy)?)
+    }
+
+    /// Copies the bucket's raw cache (`raw/<source>/`) into the local raw folder `raw`: each answer
+    /// the local copy lacks or holds an older one of, checked against its sha256, and each
+    /// source's manifest merged. Returns how many files were copied.
+    pub async fn pull_raw(&self, raw: &Path) -> Result<usize> {
+        let mut copied = 0;
+        let sources =
+            self.root.raw_sources().await.with_context(|| format!("listing the raw cache of {}", self.url))?;
+        for source in sources {
+            let Some(theirs) = self.raw_index(&source).await? else { continue };
+            let mut cache = RawCache::open(raw, &source)?;
+            let mut bodies = Vec::new();
+            for entry in cache.manifest().newer_in(&theirs.0) {
+                let body = self
+                    .root
+                    .raw_body(&source, &entry.file, &entry.sha256, entry.bytes)
+                    .await
+                    .with_context(|| format!("copying raw file {source}/{} from {}", entry.file, self.url))?;
+                bodies.push((entry.clone(), body.to_vec()));
+            }
+            copied += bodies.len();
+            let mut merged = cache.manifest().clone();
+            merged.merge(&theirs.0);
+            if merged != *cache.manifest() {
+                cache.merge(&theirs.0, bodies)?;
+            }
+        }
+        if copied > 0 && !self.quiet {
+            eprintln!("copied {copied} raw files from {}/raw", self.url);
+        }
+        Ok(copied)
+    }
+
+    /// Uploads the answers of the local raw folder `raw` that the bucket's raw cache lacks (each
+    /// stored under its hash, never overwritten), then merges each source's manifest into the
+    /// bucket's by compare-and-swap (merging again when another writer swapped first). Only
+    /// answers whose file is present are uploaded or listed. Returns how many files were uploaded.
+    pub async fn push_raw(&self, raw: &Path) -> Result<usize> {
+        let mut uploaded = 0;
+        let Ok(entries) = std::fs::read_dir(raw) else { return Ok(0) };
+        let mut sources: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().join("manifest.json").is_file())
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .collect();
+        sources.sort();
+        for source in sources {
+            let cache = RawCache::open(raw, &source)?;
+            let mut mine = cache.manifest().clone();
+            mine.files.retain(|f| cache.has(&f.file));
+            let mut stored = std::collections::BTreeSet::new();
+            loop {
+                let read = self.raw_index(&source).await?;
+                let (mut merged, tag) = match read {
+                    Some((manifest, tag)) => (manifest, Some(tag)),
+                    None => (reeflow_fetch::cache::Manifest { source: source.clone(), ..Default::default() }, None),
+                };
+                for entry in merged.newer_in(&mine) {
+                    if !stored.insert((entry.file.clone(), entry.sha256.clone())) {
+                        continue;
+                    }
+                    let path = cache.folder().join(&entry.file);
+                    let body = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+                    if reeflow_files::sha256_hex(&body) != entry.sha256 {
+                        bail!(
+                            "{} is not the file its raw manifest records (sha256 {}): it was changed after it was \
+                             fetched; fetch it again with `reeflow fetch --refresh`",
+                            path.display(),
+                            entry.sha256
+                        );
+                    }
+                    self.root
+                        .put_raw_body(&source, &entry.file, body.into())
+                        .await
+                        .with_context(|| format!("uploading raw file {source}/{} to {}", entry.file, self.url))?;
+                    uploaded += 1;
+                }
+                let before = merged.clone();
+                merged.merge(&mine);
+                if merged == before {
+                    break;
+                }
+                let bytes = serde_json::to_vec_pretty(&merged)?;
+                let swapped = self.root.swap_raw_index(&source, bytes.into(), tag.as_ref()).await?;
+                if swapped {
+                    break;
+                }
+            }
+        }
+        if uploaded > 0 && !self.quiet {
+            eprintln!("uploaded {uploaded} raw files to {}/raw", self.url);
+        }
+        Ok(uploaded)
+    }
+
+    /// A source's manifest in the bucket's raw cache, parsed, with its tag.
+    async fn raw_index(&self, source: &str) -> Result<Option<(reeflow_fetch::cache::Manifest, IndexTag)>> {
+        let Some((bytes, tag)) = self.root.raw_index(source).await? else { return Ok(None) };
+        let manifest = serde_json::from_slice(&bytes)
+            .with_context(|| format!("{}/raw/{source}/manifest.json is not a reeflow fetch manifest", self.url))?;
+        Ok(Some((manifest, tag)))
     }
 
     /// `reeflow versions` of the bucket: its publish history, newest last, and which versions

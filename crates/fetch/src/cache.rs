@@ -23,7 +23,7 @@ pub struct CachedFile {
     pub rows: Option<usize>,
 }
 
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Manifest {
     pub source: String,
     pub files: Vec<CachedFile>,
@@ -40,6 +40,43 @@ impl Manifest {
     /// Calls made on the UTC day `day` (`YYYY-MM-DD`).
     pub fn calls_on(&self, day: &str) -> u64 {
         self.calls_by_day.get(day).copied().unwrap_or(0)
+    }
+
+    /// The entries of `other` this manifest lacks or holds an older answer for (by retrieval
+    /// time): what a copy of `other`'s cache adds here.
+    pub fn newer_in<'a>(&self, other: &'a Manifest) -> Vec<&'a CachedFile> {
+        other
+            .files
+            .iter()
+            .filter(|theirs| match self.files.iter().find(|mine| mine.file == theirs.file) {
+                None => true,
+                Some(mine) => mine.sha256 != theirs.sha256 && mine.retrieved_at < theirs.retrieved_at,
+            })
+            .collect()
+    }
+
+    /// Takes in `other`'s record of another copy of the same cache: for each file the newer
+    /// answer, for each split the later one, for each day the larger call count (two copies
+    /// counted the same calls, or each its own on a day both fetched: the larger is a lower bound).
+    pub fn merge(&mut self, other: &Manifest) {
+        let newer: Vec<CachedFile> = self.newer_in(other).into_iter().cloned().collect();
+        for entry in newer {
+            self.files.retain(|f| f.file != entry.file);
+            self.files.push(entry);
+        }
+        self.files.sort_by(|a, b| a.file.cmp(&b.file));
+        for split in &other.splits {
+            match self.splits.iter_mut().find(|s| s.file == split.file) {
+                Some(mine) if mine.split_at >= split.split_at => {}
+                Some(mine) => *mine = split.clone(),
+                None => self.splits.push(split.clone()),
+            }
+        }
+        self.splits.sort_by(|a, b| a.file.cmp(&b.file));
+        for (day, calls) in &other.calls_by_day {
+            let mine = self.calls_by_day.entry(day.clone()).or_default();
+            *mine = (*mine).max(*calls);
+        }
     }
 }
 
@@ -106,6 +143,26 @@ impl RawCache {
         self.write_manifest()
     }
 
+    /// Takes in another copy of this cache (see [`Manifest::merge`]): `bodies` are the bodies of
+    /// the files [`Manifest::newer_in`] named, each checked against its entry's sha256 (a body
+    /// that does not match is an error naming the file, and nothing is stored for it).
+    pub fn merge(&mut self, other: &Manifest, bodies: Vec<(CachedFile, Vec<u8>)>) -> Result<()> {
+        for (entry, body) in bodies {
+            let actual = sha256_hex(&body);
+            if actual != entry.sha256 {
+                return Err(FetchError::Corrupt {
+                    file: self.folder.join(&entry.file),
+                    expected: entry.sha256,
+                    actual,
+                });
+            }
+            self.ensure_folder()?;
+            write_bytes_atomically(&self.folder.join(&entry.file), &body)?;
+        }
+        self.manifest.merge(other);
+        self.write_manifest()
+    }
+
     /// The parts a request was split into on an earlier run, if it was.
     pub fn split_of(&self, file: &str) -> Option<&[crate::Request]> {
         self.manifest.splits.iter().find(|s| s.file == file).map(|s| s.parts.as_slice())
@@ -141,5 +198,63 @@ impl RawCache {
         self.ensure_folder()?;
         let text = serde_json::to_string_pretty(&self.manifest).expect("manifest serializes");
         Ok(write_bytes_atomically(&self.folder.join("manifest.json"), text.as_bytes())?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(file: &str, body: &str, retrieved_at: &str) -> CachedFile {
+        CachedFile {
+            file: file.into(),
+            url: format!("https://example.invalid/{file}"),
+            params: BTreeMap::new(),
+            retrieved_at: retrieved_at.into(),
+            status: 200,
+            bytes: body.len() as u64,
+            sha256: sha256_hex(body.as_bytes()),
+            rows: None,
+        }
+    }
+
+    #[test]
+    fn two_copies_merge_to_the_newer_answers_and_the_larger_call_counts() {
+        let mut mine = Manifest { source: "usgs".into(), ..Manifest::default() };
+        mine.files = vec![entry("a.csv", "a old", "2026-01-01T00:00:00Z"), entry("c.csv", "c", "2026-01-03T00:00:00Z")];
+        mine.calls_by_day = BTreeMap::from([("2026-01-01".into(), 5), ("2026-01-03".into(), 1)]);
+        let mut theirs = Manifest { source: "usgs".into(), ..Manifest::default() };
+        theirs.files = vec![
+            entry("a.csv", "a new", "2026-01-02T00:00:00Z"),
+            entry("b.csv", "b", "2026-01-02T00:00:00Z"),
+            entry("c.csv", "c older", "2026-01-01T00:00:00Z"),
+        ];
+        theirs.calls_by_day = BTreeMap::from([("2026-01-01".into(), 3), ("2026-01-02".into(), 2)]);
+        let newer: Vec<&str> = mine.newer_in(&theirs).iter().map(|f| f.file.as_str()).collect();
+        assert_eq!(newer, ["a.csv", "b.csv"]);
+        mine.merge(&theirs);
+        let files: Vec<(&str, &str)> = mine.files.iter().map(|f| (f.file.as_str(), f.retrieved_at.as_str())).collect();
+        assert_eq!(
+            files,
+            [("a.csv", "2026-01-02T00:00:00Z"), ("b.csv", "2026-01-02T00:00:00Z"), ("c.csv", "2026-01-03T00:00:00Z")]
+        );
+        assert_eq!(
+            mine.calls_by_day,
+            BTreeMap::from([("2026-01-01".into(), 5), ("2026-01-02".into(), 2), ("2026-01-03".into(), 1)])
+        );
+        assert!(mine.newer_in(&theirs).is_empty(), "merged: nothing newer left");
+    }
+
+    #[test]
+    fn a_copied_body_that_is_not_its_entrys_is_refused_and_not_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cache = RawCache::open(dir.path(), "usgs").unwrap();
+        let mut theirs = Manifest { source: "usgs".into(), ..Manifest::default() };
+        theirs.files = vec![entry("a.csv", "a", "2026-01-02T00:00:00Z")];
+        let error = cache.merge(&theirs, vec![(theirs.files[0].clone(), b"truncated".to_vec())]).unwrap_err();
+        assert!(error.to_string().contains("a.csv") && error.to_string().contains("corrupt"), "{error}");
+        assert!(!cache.has("a.csv") && !dir.path().join("usgs/a.csv").exists());
+        cache.merge(&theirs, vec![(theirs.files[0].clone(), b"a".to_vec())]).unwrap();
+        assert!(RawCache::open(dir.path(), "usgs").unwrap().has("a.csv"));
     }
 }

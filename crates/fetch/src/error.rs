@@ -18,6 +18,9 @@ pub enum FetchError {
         #[source]
         source: serde_json::Error,
     },
+    /// A copy of a cached file (from another copy of the cache) is not the file its entry records.
+    #[error("{file}: expected sha256 {expected} as its manifest entry records, got {actual}: the copy is corrupt and was not stored", file = file.display())]
+    Corrupt { file: PathBuf, expected: String, actual: String },
     /// A downloaded file or a manifest could not be stored.
     #[error(transparent)]
     Write(#[from] reeflow_files::WriteError),

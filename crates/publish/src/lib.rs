@@ -23,12 +23,14 @@ use bytes::Bytes;
 
 pub mod location;
 mod mirror;
+mod raw;
 mod upload;
 
 pub use location::{Cloud, Location, LocationError, RemoteRoot};
 pub use mirror::{HistoryEntry, LOCAL_MANIFEST};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
+pub use raw::IndexTag;
 use sha2::{Digest, Sha256};
 pub use upload::Upload;
 

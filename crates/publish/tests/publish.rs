@@ -262,3 +262,32 @@ async fn files_uploaded_for_a_cluster_are_published_without_a_second_upload() {
     let error = unpublished.share(&outside).await.unwrap_err();
     assert!(error.to_string().contains("not inside the folder of version v0002"), "{error}");
 }
+
+#[tokio::test]
+async fn raw_bodies_are_stored_by_hash_and_indexes_swapped_by_compare_and_swap() {
+    let store = Arc::new(InMemory::new());
+    let root = Root::new(store.clone(), "team");
+    assert!(root.raw_sources().await.unwrap().is_empty());
+    assert!(root.raw_index("usgs").await.unwrap().is_none());
+    root.put_raw_body("usgs", "a.csv", Bytes::from("first answer")).await.unwrap();
+    root.put_raw_body("usgs", "a.csv", Bytes::from("first answer")).await.unwrap();
+    root.put_raw_body("usgs", "a.csv", Bytes::from("refetched answer")).await.unwrap();
+    let first = reeflow_files::sha256_hex(b"first answer");
+    assert_eq!(root.raw_body("usgs", "a.csv", &first, 12).await.unwrap(), Bytes::from("first answer"));
+    assert!(root.raw_body("usgs", "a.csv", &reeflow_files::sha256_hex(b"never stored"), 12).await.is_err());
+
+    assert!(root.swap_raw_index("usgs", Bytes::from("index 1"), None).await.unwrap());
+    assert!(!root.swap_raw_index("usgs", Bytes::from("index 1 again"), None).await.unwrap(), "created once");
+    let (bytes, tag) = root.raw_index("usgs").await.unwrap().unwrap();
+    assert_eq!(bytes, Bytes::from("index 1"));
+    // Two writers read the same index: the first swap wins, the second is told to merge again.
+    assert!(root.swap_raw_index("usgs", Bytes::from("index 2"), Some(&tag)).await.unwrap());
+    assert!(!root.swap_raw_index("usgs", Bytes::from("index 2 of the other"), Some(&tag)).await.unwrap());
+    assert_eq!(root.raw_index("usgs").await.unwrap().unwrap().0, Bytes::from("index 2"));
+    assert_eq!(root.raw_sources().await.unwrap(), ["usgs"]);
+
+    // A body changed in the store after it was written is refused.
+    store.put(&Path::from(format!("team/raw/usgs/{first}/a.csv")), PutPayload::from_static(b"tampered")).await.unwrap();
+    let error = root.raw_body("usgs", "a.csv", &first, 12).await.unwrap_err();
+    assert!(matches!(error, PublishError::Corrupt { .. }), "{error}");
+}
