@@ -232,14 +232,7 @@ impl Engine {
         files: Arc<dyn ClusterFiles>,
     ) -> Result<()> {
         if let Some(table) = self.tables.iter().find(|t| t.in_memory) {
-            return Err(PipelineError::Table {
-                table: table.name.clone(),
-                path: table.path.clone(),
-                problem: "is held in memory, and stages on a cluster read only files (a version's ref/ tables are \
-                          Parquet: build the version with `run` or `refresh`)"
-                    .into(),
-                source: None,
-            });
+            return Err(held_in_memory(table));
         }
         self.cluster = Some(StageCluster { session, timeout, files, registered: BTreeSet::new() });
         Ok(())
@@ -255,6 +248,9 @@ impl Engine {
             .map(|t| (t.clone(), self.partition_columns(&t.name, t.source)))
             .collect();
         for (table, partitions) in missing {
+            if table.in_memory {
+                return Err(held_in_memory(&table));
+            }
             let cluster = self.cluster.as_mut().expect("checked above");
             let location = cluster.files.share(&table.path).await.map_err(|source| PipelineError::Table {
                 table: table.name.clone(),
@@ -740,6 +736,18 @@ async fn register_location(
     ctx.register_parquet(name, location, options)
         .await
         .map_err(|e| table_error(format!("cannot read it as Parquet at {location}"), Some(e.into())))
+}
+
+/// Why a table held in memory cannot be read on a cluster.
+fn held_in_memory(table: &RegisteredTable) -> PipelineError {
+    PipelineError::Table {
+        table: table.name.clone(),
+        path: table.path.clone(),
+        problem: "is held in memory, and stages on a cluster read only files (a version's ref/ tables are Parquet: \
+                  build the version with `run` or `refresh`)"
+            .into(),
+        source: None,
+    }
 }
 
 /// A cluster the stage queries run on.

@@ -286,3 +286,57 @@ async fn partitioned_outputs_are_folders_per_value_and_read_back_whole() {
     let again = project.run().await;
     assert!(ran(&again).is_empty(), "deterministic partitions: nothing reruns");
 }
+
+/// Stands in for a cluster's executors: a second session, and a record of what was shared.
+#[derive(Default)]
+struct RecordingFiles {
+    shared: std::sync::Mutex<Vec<PathBuf>>,
+}
+
+#[async_trait::async_trait]
+impl reeflow_pipeline::ClusterFiles for RecordingFiles {
+    async fn share(&self, path: &std::path::Path) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+        self.shared.lock().unwrap().push(path.to_path_buf());
+        reeflow_pipeline::SameFilesystem.share(path).await
+    }
+}
+
+#[tokio::test]
+async fn on_a_cluster_a_table_is_shared_when_a_stage_first_reads_it_and_again_after_a_rebuild() {
+    let project = Project::new();
+    project.stage("totals", TOTALS);
+    project.stage("shares", SHARES);
+    let stages = order_stages(discover_stages(&project.path("pipelines")).unwrap()).unwrap();
+    let selected = select_stages(&stages, None).unwrap();
+    let mut engine = Engine::open(&project.path("normalized"), &project.path("out")).await.unwrap();
+    let files = Arc::new(RecordingFiles::default());
+    let cluster = datafusion::prelude::SessionContext::new();
+    engine.run_stages_on(cluster.clone(), None, files.clone()).await.unwrap();
+    assert!(files.shared.lock().unwrap().is_empty(), "nothing is shared before a stage reads it");
+
+    let record = reeflow_pipeline::run(&mut engine, &stages, &selected, false, |_| {}).await.unwrap();
+    assert_eq!(ran(&record), BTreeSet::from(["totals", "shares"]));
+    let shared: Vec<String> = files.shared.lock().unwrap().iter().map(|p| p.display().to_string()).collect();
+    assert_eq!(shared.len(), 2, "production once (both stages read it), then totals: {shared:?}");
+    assert!(shared[0].ends_with("production.parquet") && shared[1].ends_with("totals"), "{shared:?}");
+    assert!(cluster.table_exist("totals").unwrap() && cluster.table_exist("production").unwrap());
+
+    // An unchanged rerun shares nothing; a forced one shares totals again after rebuilding it.
+    reeflow_pipeline::run(&mut engine, &stages, &selected, false, |_| {}).await.unwrap();
+    assert_eq!(files.shared.lock().unwrap().len(), 2);
+    reeflow_pipeline::run(&mut engine, &stages, &selected, true, |_| {}).await.unwrap();
+    let shared = files.shared.lock().unwrap().clone();
+    assert_eq!(shared.len(), 3, "{shared:?}");
+    assert!(shared[2].ends_with("totals"));
+}
+
+#[tokio::test]
+async fn a_table_held_in_memory_cannot_go_to_a_cluster() {
+    let project = Project::new();
+    let mut engine = Engine::open(&project.path("normalized"), &project.path("out")).await.unwrap();
+    let batch = project.query("SELECT * FROM production").await.remove(0);
+    engine.register_batch("ref_regions", batch, &project.path("model.toml")).unwrap();
+    let cluster = datafusion::prelude::SessionContext::new();
+    let error = engine.run_stages_on(cluster, None, Arc::new(reeflow_pipeline::SameFilesystem)).await.unwrap_err();
+    assert!(error.to_string().contains("ref_regions") && error.to_string().contains("held in memory"), "{error}");
+}

@@ -2,7 +2,10 @@
 //! the building block of remote data roots. It owns the layout of a published root and the order
 //! of writes that keeps it consistent for any reader at any moment:
 //!
-//! - `versions/<id>/<file>`: a version's files, written with put-if-absent, never changed;
+//! - `versions/<id>/.claim`: written first with put-if-absent: the writer that creates it owns
+//!   the prefix (another writer that chose the same id stops before writing anything);
+//! - `versions/<id>/<file>`: a version's files, never changed once its manifest is written (small
+//!   ones put-if-absent, large ones in parts with bounded memory, see `transfer`);
 //! - `versions/<id>/manifest.json`: the list of those files with size and sha256, written **last**
 //!   (put-if-absent), so a version without a manifest is an unfinished upload, never read;
 //! - `current`: a small pointer object naming the published version, replaced only by
@@ -24,6 +27,7 @@ use bytes::Bytes;
 pub mod location;
 mod mirror;
 mod raw;
+mod transfer;
 mod upload;
 
 pub use location::{Cloud, Location, LocationError, RemoteRoot};
@@ -32,6 +36,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
 pub use raw::IndexTag;
 use sha2::{Digest, Sha256};
+pub use transfer::{CLAIM, Content, DEFAULT_PART_SIZE, Transferred};
 pub use upload::Upload;
 
 #[derive(Debug, thiserror::Error)]
@@ -116,11 +121,13 @@ struct PointerBody {
 pub struct Root {
     store: Arc<dyn ObjectStore>,
     prefix: Path,
+    /// Files of this size or more are uploaded in parts of this size.
+    part_size: usize,
 }
 
 impl Root {
     pub fn new(store: Arc<dyn ObjectStore>, prefix: &str) -> Self {
-        Self { store, prefix: Path::from(prefix) }
+        Self { store, prefix: Path::from(prefix), part_size: DEFAULT_PART_SIZE }
     }
 
     /// The prefix inside the store (`""` for the bucket's top).
@@ -219,34 +226,44 @@ impl Root {
     ) -> Result<Manifest> {
         let (names, mut contents): (Vec<String>, Vec<Bytes>) = files.into_iter().unzip();
         contents.reverse();
-        self.publish_with(version, names, |_| Ok(contents.pop().expect("one content per name")), base).await
+        let load = |_: &str| Ok(Content::Bytes(contents.pop().expect("one content per name")));
+        self.publish_with(version, names, load, base).await
     }
 
-    /// [`Root::publish`] with each file's bytes loaded only when it is uploaded (`load` gets the
-    /// file's name), so a version larger than memory can be published file by file.
+    /// [`Root::publish`] with each file's content given only when it is uploaded (`load` gets the
+    /// file's name): a local file is read as it is sent (in parts when it is large), so a version
+    /// larger than memory is published file by file.
     pub async fn publish_with(
         &self,
         version: &str,
         names: Vec<String>,
-        load: impl FnMut(&str) -> Result<Bytes>,
+        load: impl FnMut(&str) -> Result<Content>,
         base: Option<&Pointer>,
     ) -> Result<Manifest> {
-        self.publish_files(version, names, load, base, BTreeMap::new()).await
+        self.publish_files(version, names, load, base, None).await
     }
 
-    /// [`Root::publish_with`] where the files in `uploaded` are already in the version's prefix
-    /// (see [`Upload`]): one with the same bytes is listed without uploading it again, one with
-    /// other bytes is replaced, one no longer among `names` is removed.
+    /// [`Root::publish_with`]. The version's prefix is claimed first, unless this writer claimed
+    /// it when it uploaded the files in `uploaded` (see [`Upload`]): of those, one with the same
+    /// bytes is listed without uploading it again, one with other bytes is replaced, one no
+    /// longer among `names` is removed.
     async fn publish_files(
         &self,
         version: &str,
         names: Vec<String>,
-        mut load: impl FnMut(&str) -> Result<Bytes>,
+        mut load: impl FnMut(&str) -> Result<Content>,
         base: Option<&Pointer>,
-        mut uploaded: BTreeMap<String, ManifestFile>,
+        uploaded: Option<BTreeMap<String, ManifestFile>>,
     ) -> Result<Manifest> {
         let mut listed = Vec::with_capacity(names.len());
-        let mut written = Vec::with_capacity(names.len() + 1);
+        let mut written = Vec::with_capacity(names.len() + 2);
+        let mut uploaded = match uploaded {
+            Some(files) => files,
+            None => {
+                written.push(self.claim(version).await?);
+                BTreeMap::new()
+            }
+        };
         let listing: std::collections::BTreeSet<&String> = names.iter().collect();
         let leftover: Vec<Path> = uploaded
             .keys()
@@ -255,34 +272,19 @@ impl Root {
             .collect();
         self.remove(&leftover).await;
         for name in names {
-            let bytes = match load(&name) {
-                Ok(bytes) => bytes,
+            let path = self.path(&format!("versions/{version}/{name}"));
+            let sent = match load(&name) {
+                Ok(content) => self.upload_unless_there(version, &name, content, uploaded.remove(&name)).await,
+                Err(error) => Err(error),
+            };
+            let sent = match sent {
+                Ok(sent) => sent,
                 Err(error) => {
                     self.remove(&written).await;
                     return Err(error);
                 }
             };
-            let path = self.path(&format!("versions/{version}/{name}"));
-            let file = ManifestFile { path: name, size: bytes.len() as u64, sha256: sha256(&bytes) };
-            let mode = match uploaded.remove(&file.path) {
-                Some(before) if before == file => None,
-                Some(_) => Some(PutMode::Overwrite),
-                None => Some(PutMode::Create),
-            };
-            listed.push(file);
-            let Some(mode) = mode else {
-                written.push(path);
-                continue;
-            };
-            if let Err(error) = self.put(&path, bytes, mode).await {
-                self.remove(&written).await;
-                return Err(match error {
-                    object_store::Error::AlreadyExists { .. } => {
-                        PublishError::VersionExists { version: version.into(), store: self.store.to_string() }
-                    }
-                    source => self.store_error("upload", &path, source),
-                });
-            }
+            listed.push(ManifestFile { path: name, size: sent.size, sha256: sent.sha256 });
             written.push(path);
             // A crash test stops the process here (`REEFLOW_FAILPOINT=remote:upload:<n>`).
             reeflow_files::failpoint::reached("remote:upload");
@@ -322,6 +324,28 @@ impl Root {
             .await
             .map_err(|source| self.store_error("record history", &history_path, source))?;
         Ok(manifest)
+    }
+
+    /// Uploads `content` as file `name` of `version`, unless `before` (this writer's earlier upload
+    /// of it) has the same bytes; an earlier upload with other bytes is replaced.
+    async fn upload_unless_there(
+        &self,
+        version: &str,
+        name: &str,
+        content: Content,
+        before: Option<ManifestFile>,
+    ) -> Result<Transferred> {
+        let Some(before) = before else {
+            return self.upload(version, name, content, PutMode::Create).await;
+        };
+        let digest = match &content {
+            Content::Bytes(bytes) => Transferred { size: bytes.len() as u64, sha256: sha256(bytes) },
+            Content::File(path) => transfer::file_digest(path)?,
+        };
+        if digest.size == before.size && digest.sha256 == before.sha256 {
+            return Ok(digest);
+        }
+        self.upload(version, name, content, PutMode::Overwrite).await
     }
 
     /// Best-effort removal of an upload that will not be published.

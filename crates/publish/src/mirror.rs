@@ -11,12 +11,11 @@ use std::collections::BTreeSet;
 use std::path::{Path as LocalPath, PathBuf};
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 
-use crate::{Manifest, Pointer, PublishError, Result, Root, sha256};
+use crate::{Content, Manifest, Pointer, PublishError, Result, Root, Transferred};
 
 /// The manifest a local copy of a version was checked against (not part of the version).
 pub const LOCAL_MANIFEST: &str = ".remote-manifest.json";
@@ -71,23 +70,13 @@ impl Root {
 
     async fn download(&self, manifest: &Manifest, into: &LocalPath) -> Result<()> {
         for file in &manifest.files {
-            let bytes = self.read(&manifest.version, &file.path).await?;
-            let actual = sha256(&bytes);
-            if bytes.len() as u64 != file.size || actual != file.sha256 {
-                return Err(PublishError::Corrupt {
-                    path: self.path(&format!("versions/{}/{}", manifest.version, file.path)).to_string(),
-                    store: self.store.to_string(),
-                    expected_size: file.size,
-                    expected_sha256: file.sha256.clone(),
-                    actual_size: bytes.len() as u64,
-                    actual_sha256: actual,
-                });
-            }
             let path = local_path(into, &file.path);
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent).map_err(local_error(parent))?;
             }
-            reeflow_files::write_bytes_atomically(&path, &bytes)?;
+            let remote = self.path(&format!("versions/{}/{}", manifest.version, file.path));
+            let expected = Transferred { size: file.size, sha256: file.sha256.clone() };
+            self.download_to(&remote, &path, &expected).await?;
         }
         record_manifest(into, manifest)
     }
@@ -107,11 +96,8 @@ impl Root {
         list_files(dir, "", &mut names)?;
         names.retain(|name| name != LOCAL_MANIFEST);
         names.sort();
-        let load = |name: &str| {
-            let path = local_path(dir, name);
-            std::fs::read(&path).map(Bytes::from).map_err(local_error(&path))
-        };
-        let uploaded = uploaded.filter(|upload| upload.version() == id).map(crate::Upload::files).unwrap_or_default();
+        let load = |name: &str| Ok(Content::File(local_path(dir, name)));
+        let uploaded = uploaded.filter(|upload| upload.version() == id).and_then(crate::Upload::claimed_files);
         let manifest = self.publish_files(id, names, load, base, uploaded).await?;
         record_manifest(dir, &manifest)?;
         Ok(manifest)

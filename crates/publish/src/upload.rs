@@ -1,18 +1,16 @@
 //! A version's files uploaded before the version is published: a cluster whose executors read the
 //! data root from the store needs a stage's input files there while the version is still being
-//! built. They go where the version will be published (`versions/<id>/…`), put-if-absent as at
-//! publish, and stay invisible to readers (no manifest yet). [`Root::push`] then uploads only what
-//! is not there with the same bytes; a version that is not published is [`Upload::discard`]ed (a
-//! killed writer's files are pruned like any unfinished upload).
+//! built. They go where the version will be published (`versions/<id>/…`), in a prefix this
+//! writer claims with put-if-absent before its first upload (as a publish does), and stay
+//! invisible to readers (no manifest yet). [`Root::push`] then uploads only what is not there
+//! with the same bytes; a version that is not published is [`Upload::discard`]ed (a killed
+//! writer's files are pruned like any unfinished upload).
 
 use std::collections::BTreeMap;
 use std::path::{Path as LocalPath, PathBuf};
 use std::sync::Mutex;
 
-use bytes::Bytes;
-use object_store::PutMode;
-
-use crate::{ManifestFile, PublishError, Result, Root, sha256};
+use crate::{CLAIM, Content, ManifestFile, PublishError, Result, Root};
 
 /// The files of version `version` (built in the local folder `dir`) uploaded so far.
 #[derive(Debug)]
@@ -20,13 +18,21 @@ pub struct Upload {
     root: Root,
     version: String,
     dir: PathBuf,
+    /// Whether this writer claimed the version's prefix (on its first upload).
+    claimed: futures::lock::Mutex<bool>,
     /// By path inside the version, as uploaded.
     files: Mutex<BTreeMap<String, ManifestFile>>,
 }
 
 impl Upload {
     pub fn new(root: &Root, version: &str, dir: &LocalPath) -> Self {
-        Self { root: root.clone(), version: version.into(), dir: dir.to_path_buf(), files: Mutex::default() }
+        Self {
+            root: root.clone(),
+            version: version.into(),
+            dir: dir.to_path_buf(),
+            claimed: futures::lock::Mutex::new(false),
+            files: Mutex::default(),
+        }
     }
 
     pub fn version(&self) -> &str {
@@ -34,7 +40,7 @@ impl Upload {
     }
 
     /// Uploads the file or folder `path` (inside the version's folder): each file not uploaded yet
-    /// with these bytes (put-if-absent; a file this writer uploaded before with other bytes is
+    /// with these bytes (the prefix claimed first; a file this writer uploaded before with other bytes is
     /// replaced, since nothing reads an unpublished version but this writer's cluster), and removes
     /// files uploaded before under the folder that are no longer in it. Returns where `path` is
     /// relative to the root: `versions/<id>/<path>`, a folder's ending in `/`.
@@ -59,10 +65,13 @@ impl Upload {
             names.push(relative.clone());
         }
         names.sort();
+        self.claim().await?;
         for name in &names {
             let local = crate::mirror::local_path(&self.dir, name);
-            let bytes = std::fs::read(&local).map_err(|source| PublishError::Local { path: local.clone(), source })?;
-            self.put(name, Bytes::from(bytes)).await?;
+            let before = self.lock().get(name).cloned();
+            let sent = self.root.upload_unless_there(&self.version, name, Content::File(local), before).await?;
+            let file = ManifestFile { path: name.clone(), size: sent.size, sha256: sent.sha256 };
+            self.lock().insert(name.clone(), file);
         }
         if is_dir {
             let inside = format!("{relative}/");
@@ -88,30 +97,30 @@ impl Upload {
         self.files.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The files uploaded so far, by path inside the version.
-    pub fn files(&self) -> BTreeMap<String, ManifestFile> {
+    /// The files uploaded so far (the claim among them), by path inside the version.
+    fn files(&self) -> BTreeMap<String, ManifestFile> {
         self.lock().clone()
     }
 
-    async fn put(&self, name: &str, bytes: Bytes) -> Result<()> {
-        let file = ManifestFile { path: name.into(), size: bytes.len() as u64, sha256: sha256(&bytes) };
-        let mode = match self.lock().get(name) {
-            Some(uploaded) if *uploaded == file => return Ok(()),
-            Some(_) => PutMode::Overwrite,
-            None => PutMode::Create,
-        };
-        let path = self.path(name);
-        self.root.put(&path, bytes, mode).await.map_err(|error| match error {
-            object_store::Error::AlreadyExists { .. } => {
-                PublishError::VersionExists { version: self.version.clone(), store: self.root.store.to_string() }
-            }
-            source => self.root.store_error("upload", &path, source),
-        })?;
-        self.lock().insert(name.into(), file);
+    /// Claims the version's prefix once, before the first upload.
+    async fn claim(&self) -> Result<()> {
+        let mut claimed = self.claimed.lock().await;
+        if !*claimed {
+            let path = self.root.claim(&self.version).await?;
+            self.lock().insert(CLAIM.into(), ManifestFile { path: path.to_string(), size: 0, sha256: String::new() });
+            *claimed = true;
+        }
         Ok(())
     }
 
-    /// Removes every file uploaded (best effort): the version will not be published.
+    /// The files uploaded, when this writer claimed the version (None: it uploaded nothing, and
+    /// the publish claims the version itself).
+    pub fn claimed_files(&self) -> Option<BTreeMap<String, ManifestFile>> {
+        let mut files = self.files();
+        files.remove(CLAIM).map(|_| files)
+    }
+
+    /// Removes every file uploaded and the claim (best effort): the version will not be published.
     pub async fn discard(&self) {
         let names: Vec<String> = std::mem::take(&mut *self.lock()).into_keys().collect();
         let paths: Vec<_> = names.iter().map(|name| self.path(name)).collect();

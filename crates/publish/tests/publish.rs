@@ -291,3 +291,33 @@ async fn raw_bodies_are_stored_by_hash_and_indexes_swapped_by_compare_and_swap()
     let error = root.raw_body("usgs", "a.csv", &first, 12).await.unwrap_err();
     assert!(matches!(error, PublishError::Corrupt { .. }), "{error}");
 }
+
+#[tokio::test]
+async fn large_files_go_up_in_parts_and_come_down_checked() {
+    let store = Arc::new(InMemory::new());
+    let root = Root::new(store.clone(), "team").with_part_size(1024);
+    let work = tempfile::tempdir().unwrap();
+    let built = work.path().join("v0001");
+    std::fs::create_dir_all(built.join("normalized")).unwrap();
+    let large: Vec<u8> = (0..10_000u32).flat_map(|i| i.to_le_bytes()).collect();
+    std::fs::write(built.join("normalized/trade.parquet"), &large).unwrap();
+    std::fs::write(built.join("version.json"), "{}").unwrap();
+    let manifest = root.push("v0001", &built, None, None).await.unwrap();
+    let trade = &manifest.files[0];
+    assert_eq!((trade.size, trade.sha256.as_str()), (40_000, reeflow_files::sha256_hex(&large).as_str()));
+    assert_eq!(root.read("v0001", "normalized/trade.parquet").await.unwrap(), Bytes::from(large.clone()));
+    assert!(store.head(&Path::from("team/versions/v0001/.claim")).await.is_ok(), "the writer claimed the prefix");
+
+    let copy = root.pull("v0001", &work.path().join("mirror")).await.unwrap();
+    assert_eq!(std::fs::read(copy.join("normalized/trade.parquet")).unwrap(), large);
+    // A stored object cut short is refused on the way down, and nothing is left half written.
+    let cut = Bytes::from(large[..30_000].to_vec());
+    store.put(&Path::from("team/versions/v0001/normalized/trade.parquet"), PutPayload::from_bytes(cut)).await.unwrap();
+    let other = work.path().join("other-mirror");
+    let error = root.pull("v0001", &other).await.unwrap_err();
+    assert!(
+        error.to_string().contains("expected 40000 bytes") && error.to_string().contains("got 30000 bytes"),
+        "{error}"
+    );
+    assert_eq!(std::fs::read_dir(&other).unwrap().count(), 0, "nothing left behind");
+}

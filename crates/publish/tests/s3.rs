@@ -47,3 +47,25 @@ async fn versions_publish_to_an_s3_bucket_and_a_stale_writer_loses() {
     // No credential in what a failure says.
     assert!(!lost.to_string().contains(moto::SECRET_KEY));
 }
+
+#[tokio::test]
+async fn a_file_larger_than_a_part_is_published_in_parts_to_s3() {
+    let Some(program) = moto::server_program() else { return };
+    let moto = Moto::start(&program);
+    moto.create_bucket("reeflow");
+    // S3's smallest part is 5 MiB: a 12 MiB file goes up in three parts.
+    let root = root(&moto, "reeflow").with_part_size(5 << 20);
+    let work = tempfile::tempdir().unwrap();
+    let built = work.path().join("v0001");
+    std::fs::create_dir_all(built.join("normalized")).unwrap();
+    let large: Vec<u8> = (0..(12u32 << 20) / 4).flat_map(|i| i.wrapping_mul(2_654_435_761).to_le_bytes()).collect();
+    std::fs::write(built.join("normalized/trade.parquet"), &large).unwrap();
+    let manifest = root.push("v0001", &built, None, None).await.unwrap();
+    assert_eq!(manifest.files[0].size, 12 << 20);
+    let copy = root.pull("v0001", &work.path().join("mirror")).await.unwrap();
+    assert_eq!(std::fs::read(copy.join("normalized/trade.parquet")).unwrap(), large);
+    // Another writer that chose the same id stops at the claim, before uploading anything.
+    let error = root.push("v0001", &built, None, None).await.unwrap_err();
+    assert!(matches!(error, PublishError::VersionExists { .. }), "{error}");
+    assert_eq!(root.read("v0001", "normalized/trade.parquet").await.unwrap().len(), 12 << 20);
+}
