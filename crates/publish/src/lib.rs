@@ -264,6 +264,16 @@ impl Root {
                 BTreeMap::new()
             }
         };
+        // Files the version it replaces holds with the same bytes are copied inside the store
+        // rather than uploaded again (an unchanged input table, say).
+        let previous: BTreeMap<String, ManifestFile> = match base {
+            Some(pointer) => self.manifest(&pointer.version).await.map(|m| m.files).unwrap_or_default(),
+            None => Vec::new(),
+        }
+        .into_iter()
+        .map(|file| (file.path.clone(), file))
+        .collect();
+        let previous = base.map(|pointer| (pointer.version.as_str(), &previous));
         let listing: std::collections::BTreeSet<&String> = names.iter().collect();
         let leftover: Vec<Path> = uploaded
             .keys()
@@ -274,7 +284,10 @@ impl Root {
         for name in names {
             let path = self.path(&format!("versions/{version}/{name}"));
             let sent = match load(&name) {
-                Ok(content) => self.upload_unless_there(version, &name, content, uploaded.remove(&name)).await,
+                Ok(content) => {
+                    let reusable = previous.and_then(|(id, files)| Some((id, files.get(&name)?)));
+                    self.upload_unless_there(version, &name, content, uploaded.remove(&name), reusable).await
+                }
                 Err(error) => Err(error),
             };
             let sent = match sent {
@@ -327,25 +340,38 @@ impl Root {
     }
 
     /// Uploads `content` as file `name` of `version`, unless `before` (this writer's earlier upload
-    /// of it) has the same bytes; an earlier upload with other bytes is replaced.
+    /// of it) has the same bytes, or `previous` (the file of that name in another version) does:
+    /// then it is copied inside the store. An earlier upload with other bytes is replaced.
     async fn upload_unless_there(
         &self,
         version: &str,
         name: &str,
         content: Content,
         before: Option<ManifestFile>,
+        previous: Option<(&str, &ManifestFile)>,
     ) -> Result<Transferred> {
-        let Some(before) = before else {
+        if before.is_none() && previous.is_none() {
             return self.upload(version, name, content, PutMode::Create).await;
-        };
+        }
         let digest = match &content {
             Content::Bytes(bytes) => Transferred { size: bytes.len() as u64, sha256: sha256(bytes) },
             Content::File(path) => transfer::file_digest(path)?,
         };
-        if digest.size == before.size && digest.sha256 == before.sha256 {
+        let same = |file: &ManifestFile| digest.size == file.size && digest.sha256 == file.sha256;
+        if before.as_ref().is_some_and(same) {
             return Ok(digest);
         }
-        self.upload(version, name, content, PutMode::Overwrite).await
+        let to = self.path(&format!("versions/{version}/{name}"));
+        if let Some((id, file)) = previous.filter(|(_, file)| same(file)) {
+            let from = self.path(&format!("versions/{id}/{name}"));
+            // The prefix is this writer's (claimed), so a plain copy is safe; one that fails
+            // (the old version pruned meanwhile, a store's copy size limit) falls back to upload.
+            if self.store.copy(&from, &to).await.is_ok() {
+                return Ok(Transferred { size: file.size, sha256: file.sha256.clone() });
+            }
+        }
+        let mode = if before.is_some() { PutMode::Overwrite } else { PutMode::Create };
+        self.upload(version, name, content, mode).await
     }
 
     /// Best-effort removal of an upload that will not be published.

@@ -47,7 +47,7 @@ impl Root {
         let partial = versions_dir.join(format!("{PULL_PREFIX}{id}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&partial);
         std::fs::create_dir_all(&partial).map_err(local_error(&partial))?;
-        let result = self.download(&manifest, &partial).await;
+        let result = self.download(&manifest, &partial, versions_dir).await;
         if let Err(error) = result {
             let _ = std::fs::remove_dir_all(&partial);
             return Err(error);
@@ -68,15 +68,25 @@ impl Root {
         Ok(target)
     }
 
-    async fn download(&self, manifest: &Manifest, into: &LocalPath) -> Result<()> {
+    /// Copies `manifest`'s files into `into`: a file another local copy in `versions_dir` holds
+    /// with the same size and sha256 (an unchanged table) is linked from there once its bytes are
+    /// checked again; the others are downloaded.
+    async fn download(&self, manifest: &Manifest, into: &LocalPath, versions_dir: &LocalPath) -> Result<()> {
+        let local = local_copies(versions_dir);
         for file in &manifest.files {
             let path = local_path(into, &file.path);
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent).map_err(local_error(parent))?;
             }
-            let remote = self.path(&format!("versions/{}/{}", manifest.version, file.path));
             let expected = Transferred { size: file.size, sha256: file.sha256.clone() };
-            self.download_to(&remote, &path, &expected).await?;
+            let reused = local.get(&(file.path.clone(), file.sha256.clone())).is_some_and(|copy| {
+                crate::transfer::file_digest(copy).is_ok_and(|digest| digest == expected)
+                    && (std::fs::hard_link(copy, &path).is_ok() || std::fs::copy(copy, &path).is_ok())
+            });
+            if !reused {
+                let remote = self.path(&format!("versions/{}/{}", manifest.version, file.path));
+                self.download_to(&remote, &path, &expected).await?;
+            }
         }
         record_manifest(into, manifest)
     }
@@ -211,6 +221,23 @@ pub(crate) fn local_path(dir: &LocalPath, relative: &str) -> PathBuf {
 fn record_manifest(dir: &LocalPath, manifest: &Manifest) -> Result<()> {
     let json = serde_json::to_vec_pretty(manifest).expect("a manifest serialises");
     Ok(reeflow_files::write_bytes_atomically(&dir.join(LOCAL_MANIFEST), &json)?)
+}
+
+/// The files of the checked local copies in `versions_dir`, by (path in the version, sha256).
+fn local_copies(versions_dir: &LocalPath) -> std::collections::BTreeMap<(String, String), PathBuf> {
+    let mut files = std::collections::BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir(versions_dir) else { return files };
+    for entry in entries.filter_map(|e| e.ok()) {
+        let dir = entry.path();
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        for file in local_manifest(&dir).map(|m| m.files).unwrap_or_default() {
+            let path = local_path(&dir, &file.path);
+            files.entry((file.path, file.sha256)).or_insert(path);
+        }
+    }
+    files
 }
 
 /// The manifest a local copy was checked against, when it has one.

@@ -69,7 +69,7 @@ impl Upload {
         for name in &names {
             let local = crate::mirror::local_path(&self.dir, name);
             let before = self.lock().get(name).cloned();
-            let sent = self.root.upload_unless_there(&self.version, name, Content::File(local), before).await?;
+            let sent = self.root.upload_unless_there(&self.version, name, Content::File(local), before, None).await?;
             let file = ManifestFile { path: name.clone(), size: sent.size, sha256: sent.sha256 };
             self.lock().insert(name.clone(), file);
         }

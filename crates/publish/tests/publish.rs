@@ -79,56 +79,76 @@ async fn of_two_concurrent_writers_exactly_one_publishes() {
     }
 }
 
-/// A store that accepts every write, whatever its condition (as some S3-compatible servers do).
-#[derive(Debug)]
-struct IgnoresConditions(InMemory);
+/// The in-memory store seen through a stand-in: one that accepts every write whatever its
+/// condition (as some S3-compatible servers do), and that counts what it is asked to do.
+#[derive(Debug, Default)]
+struct StandIn {
+    inner: InMemory,
+    ignores_conditions: bool,
+    puts: std::sync::atomic::AtomicUsize,
+    copies: std::sync::atomic::AtomicUsize,
+}
 
-impl std::fmt::Display for IgnoresConditions {
+impl StandIn {
+    fn ignoring_conditions() -> Self {
+        Self { ignores_conditions: true, ..Self::default() }
+    }
+
+    fn count(counter: &std::sync::atomic::AtomicUsize) -> usize {
+        counter.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl std::fmt::Display for StandIn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "IgnoresConditions")
+        write!(f, "{}", if self.ignores_conditions { "IgnoresConditions" } else { "StandIn" })
     }
 }
 
 #[async_trait::async_trait]
-impl ObjectStore for IgnoresConditions {
+impl ObjectStore for StandIn {
     async fn put_opts(
         &self,
         location: &Path,
         payload: PutPayload,
         opts: PutOptions,
     ) -> object_store::Result<PutResult> {
-        self.0.put_opts(location, payload, PutOptions { mode: PutMode::Overwrite, ..opts }).await
+        self.puts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let opts = if self.ignores_conditions { PutOptions { mode: PutMode::Overwrite, ..opts } } else { opts };
+        self.inner.put_opts(location, payload, opts).await
     }
     async fn put_multipart_opts(
         &self,
         location: &Path,
         opts: PutMultipartOptions,
     ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        self.0.put_multipart_opts(location, opts).await
+        self.puts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.put_multipart_opts(location, opts).await
     }
     async fn get_opts(&self, location: &Path, options: GetOptions) -> object_store::Result<GetResult> {
-        self.0.get_opts(location, options).await
+        self.inner.get_opts(location, options).await
     }
     fn delete_stream(
         &self,
         locations: BoxStream<'static, object_store::Result<Path>>,
     ) -> BoxStream<'static, object_store::Result<Path>> {
-        self.0.delete_stream(locations)
+        self.inner.delete_stream(locations)
     }
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.0.list(prefix)
+        self.inner.list(prefix)
     }
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
-        self.0.list_with_delimiter(prefix).await
+        self.inner.list_with_delimiter(prefix).await
     }
     async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> object_store::Result<()> {
-        self.0.copy_opts(from, to, options).await
+        self.copies.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.copy_opts(from, to, options).await
     }
 }
 
 #[tokio::test]
 async fn a_store_that_ignores_conditional_writes_is_refused() {
-    let root = Root::new(Arc::new(IgnoresConditions(InMemory::new())), "root");
+    let root = Root::new(Arc::new(StandIn::ignoring_conditions()), "root");
     let error = root.self_test().await.unwrap_err();
     assert!(matches!(error, PublishError::ConditionsIgnored { .. }), "{error}");
     assert!(error.to_string().contains("IgnoresConditions ignores conditional writes"), "{error}");
@@ -320,4 +340,46 @@ async fn large_files_go_up_in_parts_and_come_down_checked() {
         "{error}"
     );
     assert_eq!(std::fs::read_dir(&other).unwrap().count(), 0, "nothing left behind");
+}
+
+#[tokio::test]
+async fn an_unchanged_file_is_copied_from_the_version_it_replaces_not_uploaded_or_downloaded_again() {
+    let store = Arc::new(StandIn::default());
+    let root = Root::new(store.clone(), "team");
+    let work = tempfile::tempdir().unwrap();
+    let build = |id: &str, balance: &str| {
+        let dir = work.path().join("built").join(id);
+        std::fs::create_dir_all(dir.join("normalized")).unwrap();
+        std::fs::create_dir_all(dir.join("out/stage_balance")).unwrap();
+        std::fs::write(dir.join("normalized/trade.parquet"), "the same trade table").unwrap();
+        std::fs::write(dir.join("out/stage_balance/part-0.parquet"), balance).unwrap();
+        dir
+    };
+    root.push("v0001", &build("v0001", "balance 1"), None, None).await.unwrap();
+    let mirror = work.path().join("mirror");
+    root.pull("v0001", &mirror).await.unwrap();
+    let first = root.current().await.unwrap().unwrap();
+    let puts = StandIn::count(&store.puts);
+    root.push("v0002", &build("v0002", "balance 2"), Some(&first), None).await.unwrap();
+    // The claim, the changed output, the manifest, the pointer, the history entry: the trade
+    // table is copied inside the store.
+    assert_eq!((StandIn::count(&store.puts) - puts, StandIn::count(&store.copies)), (5, 1));
+    assert_eq!(root.read("v0002", "normalized/trade.parquet").await.unwrap(), Bytes::from("the same trade table"));
+
+    // A reader with v0001's copy links the unchanged file from it; a planted edit there is not
+    // trusted (that file is downloaded).
+    let copy = root.pull("v0002", &mirror).await.unwrap();
+    let linked = |path: &str| {
+        use std::os::unix::fs::MetadataExt;
+        let (a, b) = (mirror.join("v0001").join(path), copy.join(path));
+        std::fs::metadata(a).unwrap().ino() == std::fs::metadata(b).unwrap().ino()
+    };
+    assert!(linked("normalized/trade.parquet"));
+    assert_eq!(std::fs::read_to_string(copy.join("out/stage_balance/part-0.parquet")).unwrap(), "balance 2");
+    let other = work.path().join("other-mirror");
+    root.pull("v0001", &other).await.unwrap();
+    std::fs::remove_file(other.join("v0001/normalized/trade.parquet")).unwrap();
+    std::fs::write(other.join("v0001/normalized/trade.parquet"), "edited trade table!!").unwrap();
+    let copy = root.pull("v0002", &other).await.unwrap();
+    assert_eq!(std::fs::read_to_string(copy.join("normalized/trade.parquet")).unwrap(), "the same trade table");
 }
