@@ -146,16 +146,21 @@ impl Root {
 
     /// The version folders under `versions/`, by id.
     pub async fn version_ids(&self) -> Result<Vec<String>> {
-        let prefix = self.path("versions");
+        self.folders_in("versions").await
+    }
+
+    /// The names of the folders directly under `folder` of the root, sorted.
+    pub(crate) async fn folders_in(&self, folder: &str) -> Result<Vec<String>> {
+        let prefix = self.path(folder);
         let listing = self
             .store
             .list_with_delimiter(Some(&prefix))
             .await
             .map_err(|source| self.store_error("list", &prefix, source))?;
-        let mut ids: Vec<String> =
+        let mut names: Vec<String> =
             listing.common_prefixes.iter().filter_map(|p| p.filename().map(str::to_string)).collect();
-        ids.sort();
-        Ok(ids)
+        names.sort();
+        Ok(names)
     }
 
     /// Removes the versions that neither the current pointer nor the newest `keep` history

@@ -21,16 +21,7 @@ pub struct IndexTag(UpdateVersion);
 impl Root {
     /// The sources with a raw cache in the root (`raw/<source>/`), by name.
     pub async fn raw_sources(&self) -> Result<Vec<String>> {
-        let prefix = self.path("raw");
-        let listing = self
-            .store
-            .list_with_delimiter(Some(&prefix))
-            .await
-            .map_err(|source| self.store_error("list", &prefix, source))?;
-        let mut sources: Vec<String> =
-            listing.common_prefixes.iter().filter_map(|p| p.filename().map(str::to_string)).collect();
-        sources.sort();
-        Ok(sources)
+        self.folders_in("raw").await
     }
 
     /// A source's index and its tag, or None when the source has none yet.
