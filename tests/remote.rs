@@ -379,3 +379,40 @@ fn what_one_machine_fetched_a_fresh_machine_finds_in_the_bucket() {
         serde_json::from_slice(&std::fs::read(fresh.mirror().join("raw/usgs/manifest.json")).unwrap()).unwrap();
     assert_eq!(local["files"], index["files"], "the same record of every answer");
 }
+
+/// A refresh that is rejected (a check fails) uploads its version for inspection: never current,
+/// listed by `versions` on any machine with why, and readable there (`diff current <id>`).
+#[test]
+fn a_rejected_refresh_is_in_the_bucket_for_inspection_and_never_current() {
+    let Some((moto, work)) = start() else { return };
+    let raw = work.path().join("raw");
+    common::copy_tree(&reeflow_testdata::public_data(), &raw, &[]);
+    let ci = Machine::new(&moto, work.path().join("ci-cache"));
+    let published = ci.publish(&raw);
+
+    // China's 2023 mine production changed alone: the countries no longer add up to the world.
+    let file = raw.join(common::MCS2024_WORLD);
+    let original = std::fs::read_to_string(&file).unwrap();
+    let china = "210000,240000,Production quota";
+    assert!(original.contains(china));
+    std::fs::write(&file, original.replace(china, "210000,256000,Production quota")).unwrap();
+    let (output, summary) = ci.refresh(&raw);
+    assert_eq!(output.status.code(), Some(1), "{summary}");
+    assert_eq!(summary["status"], "rejected", "{summary}");
+    let rejected = summary["version"].as_str().unwrap().to_string();
+    assert!(String::from_utf8_lossy(&output.stderr).contains(&format!("uploaded rejected version {rejected}")));
+    assert_eq!(current_version(&moto).as_deref(), Some(published.as_str()), "still current");
+
+    let analyst = Machine::new(&moto, work.path().join("analyst-cache"));
+    let listed: serde_json::Value =
+        serde_json::from_str(&stdout(&analyst.run(&["versions", "--format", "json"]))).unwrap();
+    let row = listed.as_array().unwrap().iter().find(|v| v["id"] == rejected.as_str()).unwrap().clone();
+    assert_eq!((row["status"].as_str(), row["current"].as_bool()), (Some("rejected"), Some(false)), "{row}");
+    assert!(row["reason"].as_str().unwrap().contains("countries_within_rounding_of_world"), "{row}");
+    // Exit 1: the change breaches the production threshold (which is also why it matters).
+    let output = analyst.run(&["diff", "--format", "json", "current", &rejected]);
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    let diff: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let production = diff["tables"].as_array().unwrap().iter().find(|t| t["table"] == "production").unwrap();
+    assert_eq!(production["changed"], 1, "{production}");
+}

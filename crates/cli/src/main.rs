@@ -676,6 +676,21 @@ impl Layout {
         }
     }
 
+    /// Keeps a staged version as rejected (with why): in the data folder, and on a remote root in
+    /// the bucket too (uploaded, never current), so it can be inspected from any machine.
+    pub async fn reject(
+        &self,
+        staging: reeflow_versions::Staging,
+        inputs: reeflow_versions::Inputs,
+        reason: &str,
+    ) -> Result<reeflow_versions::Version> {
+        let version = self.versions.reject(staging, inputs, reason)?;
+        if let Some(remote) = &self.remote {
+            remote.keep_rejected(&version, reason).await;
+        }
+        Ok(version)
+    }
+
     /// A version by name (`current`, `previous`, an id), from the bucket on a remote root.
     pub async fn version(&self, name: &str) -> Result<reeflow_versions::Version> {
         match &self.remote {

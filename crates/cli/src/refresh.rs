@@ -123,7 +123,7 @@ async fn build(settings: &Settings, config: &Config, args: &RefreshArgs, summary
             run.failed_checks.join(", ")
         );
         summary.run = Some(run);
-        let version = layout.versions.reject(staging, inputs.origin, &reason)?;
+        let version = layout.reject(staging, inputs.origin, &reason).await?;
         return finish(summary, "rejected", record.exit_code(), Some(version), Some(reason));
     }
     summary.run = Some(run);
@@ -157,7 +157,7 @@ async fn build(settings: &Settings, config: &Config, args: &RefreshArgs, summary
             "diff thresholds breached: {}; read the diff, then rerun with --accept-breaches to publish",
             breached.join(", ")
         );
-        let version = layout.versions.reject(staging, inputs.origin, &reason)?;
+        let version = layout.reject(staging, inputs.origin, &reason).await?;
         return finish(summary, "rejected", 1, Some(version), Some(reason));
     }
     if !changed && summary.previous.is_some() {

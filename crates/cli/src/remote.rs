@@ -167,6 +167,28 @@ impl Remote {
         Ok(version)
     }
 
+    /// Uploads a rejected version (see [`Root::push_rejected`]) so the team can read it from the
+    /// bucket; a failed upload is a warning (the version stays in the mirror), not a second error.
+    pub async fn keep_rejected(&self, version: &Version, reason: &str) {
+        let base = self.read.get().and_then(|read| read.as_ref()).map(|(pointer, _)| pointer);
+        let uploaded = self.upload.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let id = &version.info.id;
+        match self.root.push_rejected(id, &version.dir, base, uploaded.as_deref(), reason).await {
+            Ok(_) if !self.quiet => eprintln!(
+                "uploaded rejected version {id} to {url}/versions/{id}/ for inspection (never current; \
+                 `reeflow diff --data-dir {url} current {id}`)",
+                url = self.url
+            ),
+            Ok(_) => {}
+            Err(error) => {
+                eprintln!("warning: could not upload rejected version {id} to {}: {error}", self.url);
+                if let Some(upload) = uploaded {
+                    upload.discard().await;
+                }
+            }
+        }
+    }
+
     /// A version by name (`current`, `previous`, or an id), copied into the mirror.
     pub async fn version(&self, versions: &VersionStore, name: &str) -> Result<Version> {
         let current = self.published().cloned();
@@ -293,32 +315,52 @@ impl Remote {
     /// still have their files.
     pub async fn list(&self, format: crate::SummaryFormat) -> Result<u8> {
         let history = self.root.history().await?;
+        let rejections = self.root.rejections().await?;
         let present = self.root.version_ids().await?;
         let current = self.published().map(|v| v.info.id.clone());
-        if format == crate::SummaryFormat::Json {
-            let rows: Vec<serde_json::Value> = history
-                .iter()
-                .map(|entry| {
-                    serde_json::json!({
-                        "id": entry.version,
-                        "replaced": entry.replaced,
-                        "current": current.as_deref() == Some(entry.version.as_str()),
-                        "files_kept": present.contains(&entry.version),
-                    })
+        // Publishes and rejections in the order they were made (ids sort by time).
+        let mut rows: Vec<serde_json::Value> = history
+            .iter()
+            .map(|entry| {
+                serde_json::json!({
+                    "id": entry.version,
+                    "status": "published",
+                    "replaced": entry.replaced,
+                    "current": current.as_deref() == Some(entry.version.as_str()),
+                    "files_kept": present.contains(&entry.version),
                 })
-                .collect();
+            })
+            .chain(rejections.iter().map(|entry| {
+                serde_json::json!({
+                    "id": entry.version,
+                    "status": "rejected",
+                    "based_on": entry.based_on,
+                    "reason": entry.reason,
+                    "current": false,
+                    "files_kept": present.contains(&entry.version),
+                })
+            }))
+            .collect();
+        rows.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+        if format == crate::SummaryFormat::Json {
             println!("{}", serde_json::to_string_pretty(&rows)?);
             return Ok(0);
         }
-        if history.is_empty() {
+        if rows.is_empty() {
             println!("{}", self.nothing_published());
             return Ok(0);
         }
         println!("{:<2}{:<26} {:<26} files", "", "version", "replaced");
-        for entry in &history {
-            let marker = if current.as_deref() == Some(entry.version.as_str()) { "*" } else { "" };
-            let kept = if present.contains(&entry.version) { "kept" } else { "removed (outside the keep window)" };
-            println!("{marker:<2}{:<26} {:<26} {kept}", entry.version, entry.replaced.as_deref().unwrap_or("—"));
+        for row in &rows {
+            let marker = if row["current"] == true { "*" } else { "" };
+            let kept = if row["files_kept"] == true { "kept" } else { "removed (outside the keep window)" };
+            let id = row["id"].as_str().unwrap_or_default();
+            if row["status"] == "rejected" {
+                let reason = row["reason"].as_str().unwrap_or_default();
+                println!("{marker:<2}{id:<26} {:<26} {kept}; REJECTED: {reason}", "(not published)");
+            } else {
+                println!("{marker:<2}{id:<26} {:<26} {kept}", row["replaced"].as_str().unwrap_or("—"));
+            }
         }
         println!("(* current; published in {}, manifest of each: versions/<version>/manifest.json)", self.url);
         Ok(0)

@@ -164,7 +164,7 @@ pub async fn build_version(
     let previous = staging.baseline.id.clone();
     let (code, outcome) = match unpublishable(&mut engine, &stages, &record)? {
         Some(reason) => {
-            let version = layout.versions.reject(staging, inputs.origin, &reason)?;
+            let version = layout.reject(staging, inputs.origin, &reason).await?;
             // On stderr in every format: stdout stays the machine-readable record.
             {
                 eprintln!("NOT PUBLISHED: {reason}");

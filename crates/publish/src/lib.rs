@@ -12,7 +12,10 @@
 //!   compare-and-swap on the version it replaces (its ETag): of two writers that read the same
 //!   pointer, exactly one publishes; the other gets [`PublishError::LostRace`], its uploaded files
 //!   are removed and the pointer is left as the winner wrote it;
-//! - `history/<id>.json`: one entry per publish (put-if-absent) naming the version it replaced.
+//! - `history/<id>.json`: one entry per publish (put-if-absent) naming the version it replaced;
+//! - `rejected/<id>.json`: a version uploaded with its manifest but never made current (its checks
+//!   or diff thresholds failed), and why ([`Root::push_rejected`]);
+//! - `raw/<source>/…`: the raw cache of `fetch` (see `raw`).
 //!
 //! Readers resolve `current` once and read that version's manifest, so they stay on one version
 //! while a writer publishes the next. Before relying on a store, [`Root::self_test`] writes one
@@ -31,7 +34,7 @@ mod transfer;
 mod upload;
 
 pub use location::{Cloud, Location, LocationError, RemoteRoot};
-pub use mirror::{HistoryEntry, LOCAL_MANIFEST};
+pub use mirror::{HistoryEntry, LOCAL_MANIFEST, Rejection};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
 pub use raw::IndexTag;
@@ -251,10 +254,50 @@ impl Root {
         &self,
         version: &str,
         names: Vec<String>,
-        mut load: impl FnMut(&str) -> Result<Content>,
+        load: impl FnMut(&str) -> Result<Content>,
         base: Option<&Pointer>,
         uploaded: Option<BTreeMap<String, ManifestFile>>,
     ) -> Result<Manifest> {
+        let (manifest, written) = self.upload_version(version, names, load, base, uploaded).await?;
+        let pointer_path = self.path("current");
+        let body = PointerBody { version: version.into(), manifest: format!("versions/{version}/manifest.json") };
+        let pointer_bytes = Bytes::from(serde_json::to_vec(&body).expect("a pointer serialises"));
+        let mode = match base {
+            None => PutMode::Create,
+            Some(pointer) => {
+                PutMode::Update(UpdateVersion { e_tag: pointer.e_tag.clone(), version: pointer.object_version.clone() })
+            }
+        };
+        match self.put(&pointer_path, pointer_bytes, mode).await {
+            Ok(()) => {}
+            Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => {
+                self.remove(&written).await;
+                let current = self.current().await?.map(|p| p.version).unwrap_or_else(|| "nothing".into());
+                return Err(PublishError::LostRace { version: version.into(), current });
+            }
+            Err(source) => {
+                self.remove(&written).await;
+                return Err(self.store_error("swap the current pointer", &pointer_path, source));
+            }
+        }
+        let history_path = self.path(&format!("history/{version}.json"));
+        let entry = serde_json::json!({ "version": version, "replaced": manifest.parent });
+        self.put(&history_path, Bytes::from(entry.to_string()), PutMode::Create)
+            .await
+            .map_err(|source| self.store_error("record history", &history_path, source))?;
+        Ok(manifest)
+    }
+
+    /// Uploads a complete version (claim, files, manifest last) without making it current.
+    /// Returns its manifest and every object written (for removal when it is not published).
+    async fn upload_version(
+        &self,
+        version: &str,
+        names: Vec<String>,
+        mut load: impl FnMut(&str) -> Result<Content>,
+        base: Option<&Pointer>,
+        uploaded: Option<BTreeMap<String, ManifestFile>>,
+    ) -> Result<(Manifest, Vec<Path>)> {
         let mut listed = Vec::with_capacity(names.len());
         let mut written = Vec::with_capacity(names.len() + 2);
         let mut uploaded = match uploaded {
@@ -309,34 +352,8 @@ impl Root {
             self.remove(&written).await;
             return Err(self.store_error("write manifest", &manifest_path, source));
         }
-        written.push(manifest_path.clone());
-        let pointer_path = self.path("current");
-        let body = PointerBody { version: version.into(), manifest: format!("versions/{version}/manifest.json") };
-        let pointer_bytes = Bytes::from(serde_json::to_vec(&body).expect("a pointer serialises"));
-        let mode = match base {
-            None => PutMode::Create,
-            Some(pointer) => {
-                PutMode::Update(UpdateVersion { e_tag: pointer.e_tag.clone(), version: pointer.object_version.clone() })
-            }
-        };
-        match self.put(&pointer_path, pointer_bytes, mode).await {
-            Ok(()) => {}
-            Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => {
-                self.remove(&written).await;
-                let current = self.current().await?.map(|p| p.version).unwrap_or_else(|| "nothing".into());
-                return Err(PublishError::LostRace { version: version.into(), current });
-            }
-            Err(source) => {
-                self.remove(&written).await;
-                return Err(self.store_error("swap the current pointer", &pointer_path, source));
-            }
-        }
-        let history_path = self.path(&format!("history/{version}.json"));
-        let entry = serde_json::json!({ "version": version, "replaced": manifest.parent });
-        self.put(&history_path, Bytes::from(entry.to_string()), PutMode::Create)
-            .await
-            .map_err(|source| self.store_error("record history", &history_path, source))?;
-        Ok(manifest)
+        written.push(manifest_path);
+        Ok((manifest, written))
     }
 
     /// Uploads `content` as file `name` of `version`, unless `before` (this writer's earlier upload

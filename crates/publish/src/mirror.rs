@@ -7,13 +7,13 @@
 //! A local copy carries the manifest it was checked against as [`LOCAL_MANIFEST`]; a version is
 //! immutable, so a copy with the same manifest is complete and is never downloaded again.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path as LocalPath, PathBuf};
 use std::time::Duration;
 
 use futures::TryStreamExt;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode};
 
 use crate::{Content, Manifest, Pointer, PublishError, Result, Root, Transferred};
 
@@ -22,6 +22,16 @@ pub const LOCAL_MANIFEST: &str = ".remote-manifest.json";
 const PULL_PREFIX: &str = ".pull-";
 /// An upload without a manifest younger than this may still be going on: pruning leaves it.
 const UNFINISHED_GRACE: Duration = Duration::from_secs(3600);
+
+/// A version that was uploaded but not published, as `rejected/<id>.json` records it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Rejection {
+    pub version: String,
+    /// The version that was current when it was built.
+    pub based_on: Option<String>,
+    /// Why it was not published.
+    pub reason: String,
+}
 
 /// One publish, as `history/<id>.json` records it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -102,20 +112,51 @@ impl Root {
         base: Option<&Pointer>,
         uploaded: Option<&crate::Upload>,
     ) -> Result<Manifest> {
-        let mut names = Vec::new();
-        list_files(dir, "", &mut names)?;
-        names.retain(|name| name != LOCAL_MANIFEST);
-        names.sort();
-        let load = |name: &str| Ok(Content::File(local_path(dir, name)));
-        let uploaded = uploaded.filter(|upload| upload.version() == id).and_then(crate::Upload::claimed_files);
+        let (names, load, uploaded) = local_version(id, dir, uploaded)?;
         let manifest = self.publish_files(id, names, load, base, uploaded).await?;
         record_manifest(dir, &manifest)?;
         Ok(manifest)
     }
 
+    /// Uploads the local folder `dir` of a version that was not published (its checks failed or
+    /// its diff breached a threshold) as version `id` with its manifest, without making it
+    /// current, and records why in `rejected/<id>.json`: anyone can then read it (`reeflow diff`,
+    /// `versions`) from the bucket. The newest rejected version is kept by pruning.
+    pub async fn push_rejected(
+        &self,
+        id: &str,
+        dir: &LocalPath,
+        base: Option<&Pointer>,
+        uploaded: Option<&crate::Upload>,
+        reason: &str,
+    ) -> Result<Manifest> {
+        let (names, load, uploaded) = local_version(id, dir, uploaded)?;
+        let (manifest, _) = self.upload_version(id, names, load, base, uploaded).await?;
+        record_manifest(dir, &manifest)?;
+        let path = self.path(&format!("rejected/{id}.json"));
+        let entry = Rejection { version: id.into(), based_on: manifest.parent.clone(), reason: reason.into() };
+        let bytes = bytes::Bytes::from(serde_json::to_vec_pretty(&entry).expect("an entry serialises"));
+        self.put(&path, bytes, PutMode::Create).await.map_err(|source| self.store_error("record", &path, source))?;
+        Ok(manifest)
+    }
+
+    /// Every rejected version recorded in `rejected/`, oldest first.
+    pub async fn rejections(&self) -> Result<Vec<Rejection>> {
+        let mut entries: Vec<Rejection> = self.read_entries("rejected", "rejection record").await?;
+        entries.sort_by(|a, b| a.version.cmp(&b.version));
+        Ok(entries)
+    }
+
     /// Every publish recorded in `history/`, oldest first (ids sort in the order they were made).
     pub async fn history(&self) -> Result<Vec<HistoryEntry>> {
-        let prefix = self.path("history");
+        let mut entries: Vec<HistoryEntry> = self.read_entries("history", "history entry").await?;
+        entries.sort_by(|a, b| a.version.cmp(&b.version));
+        Ok(entries)
+    }
+
+    /// The JSON records under `folder` (history entries, rejection records).
+    async fn read_entries<T: serde::de::DeserializeOwned>(&self, folder: &str, what: &'static str) -> Result<Vec<T>> {
+        let prefix = self.path(folder);
         let objects: Vec<_> = self
             .store
             .list(Some(&prefix))
@@ -132,15 +173,14 @@ impl Root {
                 .bytes()
                 .await
                 .map_err(|source| self.store_error("read", &object.location, source))?;
-            let entry: HistoryEntry = serde_json::from_slice(&bytes).map_err(|e| PublishError::Invalid {
+            let entry = serde_json::from_slice(&bytes).map_err(|e| PublishError::Invalid {
                 path: object.location.to_string(),
                 store: self.store.to_string(),
-                what: "history entry",
+                what,
                 message: e.to_string(),
             })?;
             entries.push(entry);
         }
-        entries.sort_by(|a, b| a.version.cmp(&b.version));
         Ok(entries)
     }
 
@@ -177,6 +217,8 @@ impl Root {
             named.insert(entry.version.clone());
             named.extend(entry.replaced.clone());
         }
+        // The newest rejected version stays for inspection, as in a local data folder.
+        named.extend(self.rejections().await?.pop().map(|r| r.version));
         let mut removed = Vec::new();
         for id in self.version_ids().await? {
             if named.contains(&id) {
@@ -249,6 +291,23 @@ fn local_copies(versions_dir: &LocalPath) -> std::collections::BTreeMap<(String,
 fn local_manifest(dir: &LocalPath) -> Option<Manifest> {
     let bytes = std::fs::read(dir.join(LOCAL_MANIFEST)).ok()?;
     serde_json::from_slice(&bytes).ok()
+}
+
+/// A local version folder as a publish reads it: its files (the local manifest left out), each
+/// read from disk when it is uploaded, and what this writer uploaded of it before (for a cluster).
+#[allow(clippy::type_complexity)]
+fn local_version<'a>(
+    id: &str,
+    dir: &'a LocalPath,
+    uploaded: Option<&crate::Upload>,
+) -> Result<(Vec<String>, impl FnMut(&str) -> Result<Content> + 'a, Option<BTreeMap<String, crate::ManifestFile>>)> {
+    let mut names = Vec::new();
+    list_files(dir, "", &mut names)?;
+    names.retain(|name| name != LOCAL_MANIFEST);
+    names.sort();
+    let load = move |name: &str| Ok(Content::File(local_path(dir, name)));
+    let uploaded = uploaded.filter(|upload| upload.version() == id).and_then(crate::Upload::claimed_files);
+    Ok((names, load, uploaded))
 }
 
 /// Every file under `dir`, `/`-separated and relative to it, following links.

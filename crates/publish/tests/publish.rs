@@ -383,3 +383,34 @@ async fn an_unchanged_file_is_copied_from_the_version_it_replaces_not_uploaded_o
     let copy = root.pull("v0002", &other).await.unwrap();
     assert_eq!(std::fs::read_to_string(copy.join("normalized/trade.parquet")).unwrap(), "the same trade table");
 }
+
+#[tokio::test]
+async fn a_rejected_version_is_uploaded_readable_and_never_current() {
+    let root = Root::new(Arc::new(InMemory::new()), "team");
+    let work = tempfile::tempdir().unwrap();
+    let build = |id: &str| {
+        let dir = work.path().join("built").join(id);
+        std::fs::create_dir_all(dir.join("out/stage_balance")).unwrap();
+        std::fs::write(dir.join("out/stage_balance/part-0.parquet"), format!("balance of {id}")).unwrap();
+        dir
+    };
+    root.push("v1", &build("v1"), None, None).await.unwrap();
+    let current = root.current().await.unwrap().unwrap();
+    root.push_rejected("v2", &build("v2"), Some(&current), None, "diff thresholds breached: production.t_reo")
+        .await
+        .unwrap();
+    assert_eq!(root.current().await.unwrap().unwrap().version, "v1", "a rejected version never becomes current");
+    let copy = root.pull("v2", &work.path().join("mirror")).await.unwrap();
+    assert_eq!(std::fs::read_to_string(copy.join("out/stage_balance/part-0.parquet")).unwrap(), "balance of v2");
+    let rejections = root.rejections().await.unwrap();
+    assert_eq!(rejections.len(), 1);
+    assert_eq!((rejections[0].version.as_str(), rejections[0].based_on.as_deref()), ("v2", Some("v1")));
+    assert!(rejections[0].reason.contains("production.t_reo"));
+    assert!(root.history().await.unwrap().iter().all(|h| h.version != "v2"), "not in the publish history");
+
+    // Pruning keeps the newest rejected version only.
+    assert!(root.prune(1).await.unwrap().is_empty());
+    root.push_rejected("v3", &build("v3"), Some(&current), None, "checks failed").await.unwrap();
+    assert_eq!(root.prune(1).await.unwrap(), ["v2"]);
+    assert_eq!(root.version_ids().await.unwrap(), ["v1", "v3"]);
+}
