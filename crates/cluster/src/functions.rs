@@ -47,9 +47,11 @@ pub fn session_state(config: SessionConfig) -> datafusion::error::Result<Session
     for function in reeflow_pipeline::functions::aggregate_functions() {
         aggregate.insert(function.name().to_string(), function);
     }
+    let rules = crate::joins::with_task_safe_joins(state.physical_optimizers());
     Ok(SessionStateBuilder::new_from_existing(state)
         .with_scalar_functions(scalar.into_values().collect())
         .with_aggregate_functions(aggregate.into_values().collect())
+        .with_physical_optimizer_rules(rules)
         .build())
 }
 

@@ -13,6 +13,7 @@
 //! `GOOGLE_*` / `AZURE_*` variables and `[storage]` options).
 
 mod functions;
+mod joins;
 mod processes;
 mod session;
 mod stores;

@@ -75,8 +75,9 @@ pub async fn connect(
 /// (`tests/cluster.rs` found each one):
 /// - its adaptive planner (the default) returned the rows of a sorted `UNION ALL` more than once
 ///   (`reo_factors`): the static planner is used;
-/// - broadcast hash joins (a build side under Ballista's 128 MB threshold collected once per
-///   task) lost rows (`trade_reo` kept 3,617 of 6,261): joins repartition both sides instead;
+/// - broadcast hash joins lost rows (`trade_reo` kept 3,848 of 6,261): joins keep the local
+///   engine's broadcast thresholds, and the scheduler plans the joins that would lose rows
+///   partitioned ([`crate::joins`]);
 /// - the sort-merge joins it prefers failed a left join with a filter ("column 'reported_by' is
 ///   declared as non-nullable but contains null values"): hash joins, as in the local engine
 ///   unless a memory cap asks for joins that spill;
@@ -92,8 +93,9 @@ fn client_state(options: &EngineOptions, storage: &BTreeMap<String, String>) -> 
     let mut config = state.config().clone().upgrade_for_ballista().with_ballista_adaptive_query_planner(false);
     let settings = config.options_mut();
     settings.optimizer.prefer_hash_join = local.optimizer.prefer_hash_join;
-    settings.optimizer.hash_join_single_partition_threshold = 0;
-    settings.optimizer.hash_join_single_partition_threshold_rows = 0;
+    settings.optimizer.hash_join_single_partition_threshold = local.optimizer.hash_join_single_partition_threshold;
+    settings.optimizer.hash_join_single_partition_threshold_rows =
+        local.optimizer.hash_join_single_partition_threshold_rows;
     settings.optimizer.enable_dynamic_filter_pushdown = false;
     settings.optimizer.enable_topk_dynamic_filter_pushdown = false;
     settings.optimizer.enable_join_dynamic_filter_pushdown = false;
@@ -111,7 +113,12 @@ fn client_state(options: &EngineOptions, storage: &BTreeMap<String, String>) -> 
             }
         }
     }
-    Ok(SessionStateBuilder::new_from_existing(state).with_config(config).with_runtime_env(runtime).build())
+    let rules = crate::joins::with_task_safe_joins(state.physical_optimizers());
+    Ok(SessionStateBuilder::new_from_existing(state)
+        .with_config(config)
+        .with_runtime_env(runtime)
+        .with_physical_optimizer_rules(rules)
+        .build())
 }
 
 /// Ballista's upgrade of a session state resets its functions to DataFusion's: registers
