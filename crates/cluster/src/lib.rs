@@ -10,7 +10,8 @@
 //! `sql`). Executors read a stage's input files where the client says: by absolute path on a local
 //! data root (they must see its folder: the same machine or a shared filesystem), by URL in the
 //! bucket of a remote one ([`BucketStores`]: every process opens buckets from its own `AWS_*` /
-//! `GOOGLE_*` / `AZURE_*` variables and `[storage]` options).
+//! `GOOGLE_*` / `AZURE_*` variables and `[storage]` options). Plans are made with a rule that keeps
+//! broadcast joins correct when split into tasks (`joins`).
 
 mod functions;
 mod joins;
