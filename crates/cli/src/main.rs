@@ -247,8 +247,9 @@ enum Command {
     },
     /// The processes of an Apache DataFusion Ballista cluster that runs the stages' queries
     /// (`[engine] mode = "ballista"` in the config). One scheduler, any number of executors; the
-    /// executors must see the data root's files at the same paths as the client. Needs a build
-    /// with the `cluster` feature. Example, all on one machine:
+    /// executors read a local data root's files at the same paths as the client, and a bucket
+    /// root's from the bucket. Needs a build with the `cluster` feature. Example, all on one
+    /// machine:
     ///   reeflow cluster scheduler &
     ///   reeflow cluster executor --flight-port 50051 --grpc-port 50052 &
     ///   reeflow cluster executor --flight-port 50061 --grpc-port 50062 &

@@ -64,14 +64,14 @@ impl Remote {
     /// the prefix the version will be published at (uploaded as stages first read them).
     pub fn cluster_files(&self, staging: &Staging) -> Arc<dyn reeflow_pipeline::ClusterFiles> {
         let upload = Arc::new(Upload::new(&self.root, &staging.id, &staging.dir));
-        *self.upload.lock().unwrap_or_else(|e| e.into_inner()) = Some(upload.clone());
+        *self.upload_slot() = Some(upload.clone());
         Arc::new(BucketFiles { url: self.url.clone(), upload })
     }
 
     /// Removes what was uploaded for a cluster of a version that was not published (a failed or
     /// rejected run); a killed writer's files are pruned later like any unfinished upload.
     pub async fn discard_unpublished(&self) {
-        let upload = self.upload.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let upload = self.upload_slot().take();
         if let Some(upload) = upload {
             upload.discard().await;
         }
@@ -118,6 +118,16 @@ impl Remote {
         )
     }
 
+    /// The pointer this command read: what a version it publishes replaces.
+    fn base(&self) -> Option<&Pointer> {
+        self.read.get().and_then(|read| read.as_ref()).map(|(pointer, _)| pointer)
+    }
+
+    /// The files of the version being built that were uploaded for a cluster, if any.
+    fn upload_slot(&self) -> std::sync::MutexGuard<'_, Option<Arc<Upload>>> {
+        self.upload.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The published version this command read (None: nothing is published in the bucket yet).
     pub fn published(&self) -> Option<&Version> {
         self.read.get().and_then(|read| read.as_ref()).map(|(_, version)| version)
@@ -127,10 +137,10 @@ impl Remote {
     /// the version this command read; then the mirror switches to it and old versions are pruned
     /// from the bucket. On a lost swap the version stays unpublished everywhere.
     pub async fn publish(&self, versions: &VersionStore, sealed: Sealed) -> Result<Version> {
-        let base = self.read.get().and_then(|read| read.as_ref()).map(|(pointer, _)| pointer);
+        let base = self.base();
         self.root.self_test().await.with_context(|| format!("checking that {} can publish safely", self.url))?;
         let id = sealed.version.info.id.clone();
-        let uploaded = self.upload.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let uploaded = self.upload_slot().take();
         let pushed = self.root.push(&id, &sealed.version.dir, base, uploaded.as_deref()).await;
         match pushed {
             Ok(manifest) => {
@@ -170,8 +180,7 @@ impl Remote {
     /// Uploads a rejected version (see [`Root::push_rejected`]) so the team can read it from the
     /// bucket; a failed upload is a warning (the version stays in the mirror), not a second error.
     pub async fn keep_rejected(&self, version: &Version, reason: &str) {
-        let base = self.read.get().and_then(|read| read.as_ref()).map(|(pointer, _)| pointer);
-        let uploaded = self.upload.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let (base, uploaded) = (self.base(), self.upload_slot().take());
         let id = &version.info.id;
         match self.root.push_rejected(id, &version.dir, base, uploaded.as_deref(), reason).await {
             Ok(_) if !self.quiet => eprintln!(
@@ -229,11 +238,7 @@ impl Remote {
                 bodies.push((entry.clone(), body.to_vec()));
             }
             copied += bodies.len();
-            let mut merged = cache.manifest().clone();
-            merged.merge(&theirs.0);
-            if merged != *cache.manifest() {
-                cache.merge(&theirs.0, bodies)?;
-            }
+            cache.merge(&theirs.0, bodies)?;
         }
         if copied > 0 && !self.quiet {
             eprintln!("copied {copied} raw files from {}/raw", self.url);

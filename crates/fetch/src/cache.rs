@@ -145,7 +145,8 @@ impl RawCache {
 
     /// Takes in another copy of this cache (see [`Manifest::merge`]): `bodies` are the bodies of
     /// the files [`Manifest::newer_in`] named, each checked against its entry's sha256 (a body
-    /// that does not match is an error naming the file, and nothing is stored for it).
+    /// that does not match is an error naming the file, and nothing is stored for it). The
+    /// manifest is written only when the merge changed it.
     pub fn merge(&mut self, other: &Manifest, bodies: Vec<(CachedFile, Vec<u8>)>) -> Result<()> {
         for (entry, body) in bodies {
             let actual = sha256_hex(&body);
@@ -159,7 +160,11 @@ impl RawCache {
             self.ensure_folder()?;
             write_bytes_atomically(&self.folder.join(&entry.file), &body)?;
         }
+        let before = self.manifest.clone();
         self.manifest.merge(other);
+        if self.manifest == before {
+            return Ok(());
+        }
         self.write_manifest()
     }
 

@@ -38,7 +38,6 @@ pub use mirror::{HistoryEntry, LOCAL_MANIFEST, Rejection};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
 pub use raw::IndexTag;
-use sha2::{Digest, Sha256};
 pub use transfer::{CLAIM, Content, DEFAULT_PART_SIZE, Transferred};
 pub use upload::Upload;
 
@@ -243,22 +242,16 @@ impl Root {
         load: impl FnMut(&str) -> Result<Content>,
         base: Option<&Pointer>,
     ) -> Result<Manifest> {
-        self.publish_files(version, names, load, base, None).await
+        let (manifest, written) = self.upload_version(version, names, load, base, None).await?;
+        self.make_current(&manifest, written, base).await?;
+        Ok(manifest)
     }
 
-    /// [`Root::publish_with`]. The version's prefix is claimed first, unless this writer claimed
-    /// it when it uploaded the files in `uploaded` (see [`Upload`]): of those, one with the same
-    /// bytes is listed without uploading it again, one with other bytes is replaced, one no
-    /// longer among `names` is removed.
-    async fn publish_files(
-        &self,
-        version: &str,
-        names: Vec<String>,
-        load: impl FnMut(&str) -> Result<Content>,
-        base: Option<&Pointer>,
-        uploaded: Option<BTreeMap<String, ManifestFile>>,
-    ) -> Result<Manifest> {
-        let (manifest, written) = self.upload_version(version, names, load, base, uploaded).await?;
+    /// Swaps `current` from `base` (None: there is none yet) to the uploaded version `manifest`
+    /// and records the publish in `history/`. A lost swap removes `written` (the version's upload)
+    /// and reports [`PublishError::LostRace`].
+    async fn make_current(&self, manifest: &Manifest, written: Vec<Path>, base: Option<&Pointer>) -> Result<()> {
+        let version = manifest.version.as_str();
         let pointer_path = self.path("current");
         let body = PointerBody { version: version.into(), manifest: format!("versions/{version}/manifest.json") };
         let pointer_bytes = Bytes::from(serde_json::to_vec(&body).expect("a pointer serialises"));
@@ -284,12 +277,15 @@ impl Root {
         let entry = serde_json::json!({ "version": version, "replaced": manifest.parent });
         self.put(&history_path, Bytes::from(entry.to_string()), PutMode::Create)
             .await
-            .map_err(|source| self.store_error("record history", &history_path, source))?;
-        Ok(manifest)
+            .map_err(|source| self.store_error("record history", &history_path, source))
     }
 
     /// Uploads a complete version (claim, files, manifest last) without making it current.
-    /// Returns its manifest and every object written (for removal when it is not published).
+    /// Returns its manifest and every object written (for removal when it is not published). The
+    /// version's prefix is claimed first, unless this writer claimed it when it uploaded the files
+    /// in `uploaded` (see [`Upload`]): of those, one with the same bytes is listed without
+    /// uploading it again, one with other bytes is replaced, one no longer among `names` is
+    /// removed.
     async fn upload_version(
         &self,
         version: &str,
@@ -371,7 +367,7 @@ impl Root {
             return self.upload(version, name, content, PutMode::Create).await;
         }
         let digest = match &content {
-            Content::Bytes(bytes) => Transferred { size: bytes.len() as u64, sha256: sha256(bytes) },
+            Content::Bytes(bytes) => Transferred::of(bytes),
             Content::File(path) => transfer::file_digest(path)?,
         };
         let same = |file: &ManifestFile| digest.size == file.size && digest.sha256 == file.sha256;
@@ -397,8 +393,4 @@ impl Root {
             let _ = self.store.delete(path).await;
         }
     }
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }

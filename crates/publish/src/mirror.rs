@@ -7,7 +7,7 @@
 //! A local copy carries the manifest it was checked against as [`LOCAL_MANIFEST`]; a version is
 //! immutable, so a copy with the same manifest is complete and is never downloaded again.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path as LocalPath, PathBuf};
 use std::time::Duration;
 
@@ -112,8 +112,8 @@ impl Root {
         base: Option<&Pointer>,
         uploaded: Option<&crate::Upload>,
     ) -> Result<Manifest> {
-        let (names, load, uploaded) = local_version(id, dir, uploaded)?;
-        let manifest = self.publish_files(id, names, load, base, uploaded).await?;
+        let (manifest, written) = self.upload_local(id, dir, base, uploaded).await?;
+        self.make_current(&manifest, written, base).await?;
         record_manifest(dir, &manifest)?;
         Ok(manifest)
     }
@@ -130,14 +130,32 @@ impl Root {
         uploaded: Option<&crate::Upload>,
         reason: &str,
     ) -> Result<Manifest> {
-        let (names, load, uploaded) = local_version(id, dir, uploaded)?;
-        let (manifest, _) = self.upload_version(id, names, load, base, uploaded).await?;
+        let (manifest, _) = self.upload_local(id, dir, base, uploaded).await?;
         record_manifest(dir, &manifest)?;
         let path = self.path(&format!("rejected/{id}.json"));
         let entry = Rejection { version: id.into(), based_on: manifest.parent.clone(), reason: reason.into() };
         let bytes = bytes::Bytes::from(serde_json::to_vec_pretty(&entry).expect("an entry serialises"));
         self.put(&path, bytes, PutMode::Create).await.map_err(|source| self.store_error("record", &path, source))?;
         Ok(manifest)
+    }
+
+    /// Uploads the local folder `dir` as version `id` (every file under it but the local manifest,
+    /// read from disk as it is sent) without making it current; files this writer `uploaded`
+    /// before for a cluster are reused. See [`Root::upload_version`].
+    async fn upload_local(
+        &self,
+        id: &str,
+        dir: &LocalPath,
+        base: Option<&Pointer>,
+        uploaded: Option<&crate::Upload>,
+    ) -> Result<(Manifest, Vec<Path>)> {
+        let mut names = Vec::new();
+        list_files(dir, "", &mut names)?;
+        names.retain(|name| name != LOCAL_MANIFEST);
+        names.sort();
+        let load = |name: &str| Ok(Content::File(local_path(dir, name)));
+        let uploaded = uploaded.filter(|upload| upload.version() == id).and_then(crate::Upload::claimed_files);
+        self.upload_version(id, names, load, base, uploaded).await
     }
 
     /// Every rejected version recorded in `rejected/`, oldest first.
@@ -291,23 +309,6 @@ fn local_copies(versions_dir: &LocalPath) -> std::collections::BTreeMap<(String,
 fn local_manifest(dir: &LocalPath) -> Option<Manifest> {
     let bytes = std::fs::read(dir.join(LOCAL_MANIFEST)).ok()?;
     serde_json::from_slice(&bytes).ok()
-}
-
-/// A local version folder as a publish reads it: its files (the local manifest left out), each
-/// read from disk when it is uploaded, and what this writer uploaded of it before (for a cluster).
-#[allow(clippy::type_complexity)]
-fn local_version<'a>(
-    id: &str,
-    dir: &'a LocalPath,
-    uploaded: Option<&crate::Upload>,
-) -> Result<(Vec<String>, impl FnMut(&str) -> Result<Content> + 'a, Option<BTreeMap<String, crate::ManifestFile>>)> {
-    let mut names = Vec::new();
-    list_files(dir, "", &mut names)?;
-    names.retain(|name| name != LOCAL_MANIFEST);
-    names.sort();
-    let load = move |name: &str| Ok(Content::File(local_path(dir, name)));
-    let uploaded = uploaded.filter(|upload| upload.version() == id).and_then(crate::Upload::claimed_files);
-    Ok((names, load, uploaded))
 }
 
 /// Every file under `dir`, `/`-separated and relative to it, following links.

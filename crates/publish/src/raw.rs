@@ -12,7 +12,7 @@
 use bytes::Bytes;
 use object_store::{ObjectStoreExt, PutMode, UpdateVersion};
 
-use crate::{PublishError, Result, Root, sha256};
+use crate::{PublishError, Result, Root};
 
 /// The tag of an index as read: what a compare-and-swap of it names.
 #[derive(Debug, Clone)]
@@ -54,7 +54,7 @@ impl Root {
 
     /// Stores a fetched body under its hash (`raw/<source>/<sha256>/<file>`), unless it is there.
     pub async fn put_raw_body(&self, source: &str, file: &str, bytes: Bytes) -> Result<()> {
-        let path = self.path(&format!("raw/{source}/{}/{file}", sha256(&bytes)));
+        let path = self.path(&format!("raw/{source}/{}/{file}", reeflow_files::sha256_hex(&bytes)));
         match self.put(&path, bytes, PutMode::Create).await {
             Ok(()) | Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
             Err(error) => Err(self.store_error("upload", &path, error)),
@@ -66,7 +66,7 @@ impl Root {
         let path = self.path(&format!("raw/{source}/{sha256_hex}/{file}"));
         let result = self.store.get(&path).await.map_err(|error| self.store_error("read", &path, error))?;
         let bytes = result.bytes().await.map_err(|error| self.store_error("read", &path, error))?;
-        let actual = sha256(&bytes);
+        let actual = reeflow_files::sha256_hex(&bytes);
         if actual != sha256_hex || bytes.len() as u64 != size {
             return Err(PublishError::Corrupt {
                 path: path.to_string(),

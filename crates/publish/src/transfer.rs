@@ -16,7 +16,7 @@ use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutMode, PutMultipartOptions, WriteMultipart};
 use sha2::{Digest, Sha256};
 
-use crate::{PublishError, Result, Root, sha256};
+use crate::{PublishError, Result, Root};
 
 /// The part size of multipart uploads, and the size from which a file is sent in parts.
 pub const DEFAULT_PART_SIZE: usize = 64 << 20;
@@ -39,8 +39,30 @@ pub struct Transferred {
     pub sha256: String,
 }
 
-fn hex(digest: impl AsRef<[u8]>) -> String {
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+impl Transferred {
+    /// The size and sha256 of bytes in memory.
+    pub fn of(bytes: &[u8]) -> Self {
+        Self { size: bytes.len() as u64, sha256: reeflow_files::sha256_hex(bytes) }
+    }
+}
+
+/// Size and sha256 of a file's bytes, taken block by block as they go by.
+#[derive(Default)]
+struct Digesting {
+    hasher: Sha256,
+    size: u64,
+}
+
+impl Digesting {
+    fn update(&mut self, block: &[u8]) {
+        self.hasher.update(block);
+        self.size += block.len() as u64;
+    }
+
+    fn finish(self) -> Transferred {
+        let sha256 = self.hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        Transferred { size: self.size, sha256 }
+    }
 }
 
 fn local_error(path: &LocalPath) -> impl Fn(std::io::Error) -> PublishError + '_ {
@@ -50,18 +72,15 @@ fn local_error(path: &LocalPath) -> impl Fn(std::io::Error) -> PublishError + '_
 /// The size and sha256 of a local file, read in blocks.
 pub fn file_digest(path: &LocalPath) -> Result<Transferred> {
     let mut file = std::fs::File::open(path).map_err(local_error(path))?;
-    let mut hasher = Sha256::new();
+    let mut digest = Digesting::default();
     let mut buffer = vec![0; 1 << 20];
-    let mut size = 0u64;
     loop {
         let read = file.read(&mut buffer).map_err(local_error(path))?;
         if read == 0 {
-            break;
+            return Ok(digest.finish());
         }
-        hasher.update(&buffer[..read]);
-        size += read as u64;
+        digest.update(&buffer[..read]);
     }
-    Ok(Transferred { size, sha256: hex(hasher.finalize()) })
 }
 
 impl Root {
@@ -129,27 +148,24 @@ impl Root {
 
     async fn send_parts(&self, local: &LocalPath, path: &Path, writer: &mut WriteMultipart) -> Result<Transferred> {
         let mut file = std::fs::File::open(local).map_err(local_error(local))?;
-        let mut hasher = Sha256::new();
+        let mut digest = Digesting::default();
         let mut buffer = vec![0; self.part_size.min(8 << 20)];
-        let mut size = 0u64;
         loop {
             let read = file.read(&mut buffer).map_err(local_error(local))?;
             if read == 0 {
-                break;
+                return Ok(digest.finish());
             }
-            hasher.update(&buffer[..read]);
-            size += read as u64;
+            digest.update(&buffer[..read]);
             writer
                 .wait_for_capacity(PARTS_IN_FLIGHT)
                 .await
                 .map_err(|source| self.store_error("upload a part of", path, source))?;
             writer.write(&buffer[..read]);
         }
-        Ok(Transferred { size, sha256: hex(hasher.finalize()) })
     }
 
     async fn upload_bytes(&self, version: &str, path: &Path, bytes: Bytes, mode: PutMode) -> Result<Transferred> {
-        let sent = Transferred { size: bytes.len() as u64, sha256: sha256(&bytes) };
+        let sent = Transferred::of(&bytes);
         match self.put(path, bytes, mode).await {
             Ok(()) => Ok(sent),
             Err(object_store::Error::AlreadyExists { .. }) => {
@@ -165,15 +181,13 @@ impl Root {
         let result = self.store.get(path).await.map_err(|source| self.store_error("read", path, source))?;
         let mut stream = result.into_stream();
         let mut file = reeflow_files::AtomicFile::create(into)?;
-        let mut hasher = Sha256::new();
-        let mut size = 0u64;
+        let mut digest = Digesting::default();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|source| self.store_error("read", path, source))?;
-            hasher.update(&chunk);
-            size += chunk.len() as u64;
+            digest.update(&chunk);
             file.write_all(&chunk).map_err(local_error(into))?;
         }
-        let actual = Transferred { size, sha256: hex(hasher.finalize()) };
+        let actual = digest.finish();
         if actual != *expected {
             return Err(PublishError::Corrupt {
                 path: path.to_string(),
