@@ -175,6 +175,7 @@ impl Config {
                 .or(self.engine.target_partitions)
                 .unwrap_or(defaults.target_partitions),
             memory_limit: from_env("REEFLOW_MEMORY_LIMIT_MIB").or(self.engine.memory_limit_mib).map(|mib| mib << 20),
+            ..defaults
         }
     }
 

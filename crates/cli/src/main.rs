@@ -221,6 +221,13 @@ enum Command {
         /// Allow COPY, CREATE and INSERT statements.
         #[arg(long)]
         allow_write: bool,
+        /// Evaluate WHERE filters inside the Parquet reader, before the other columns are decoded
+        /// (late materialization). Faster when a filter keeps few rows of a large table (the
+        /// stages always use it), slower when it keeps many: off by default here. `SET
+        /// datafusion.execution.parquet.pushdown_filters` does not reach the tables registered at
+        /// start; this flag does.
+        #[arg(long)]
+        pushdown_filters: bool,
     },
     /// List the tables a query can read, with where each comes from.
     Tables,
@@ -533,8 +540,12 @@ async fn dispatch(cli: Cli) -> Result<u8> {
             stages::plan(&settings, selection.select.as_deref(), force, format).await
         }
         Command::Check { selection, format } => stages::check(&settings, selection.select.as_deref(), format).await,
-        Command::Sql { query, format, output, allow_write } => {
-            sql::sql(&settings, query.as_deref(), format, output.as_deref(), allow_write).await
+        Command::Sql { query, format, output, allow_write, pushdown_filters } => {
+            let options = reeflow_pipeline::EngineOptions {
+                filter_pushdown: pushdown_filters,
+                ..settings.engine_options.clone()
+            };
+            sql::sql(&settings, &options, query.as_deref(), format, output.as_deref(), allow_write).await
         }
         Command::Tables => sql::tables(&settings).await,
         Command::Report { year, out } => {

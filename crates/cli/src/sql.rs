@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::{Result, bail};
 use clap::ValueEnum;
-use reeflow_pipeline::{Engine, OutputFormat, TableSource, format_batches};
+use reeflow_pipeline::{Engine, EngineOptions, OutputFormat, TableSource, format_batches};
 
 use crate::Settings;
 
@@ -18,6 +18,7 @@ pub enum QueryFormat {
 
 pub async fn sql(
     settings: &Settings,
+    options: &EngineOptions,
     query: Option<&str>,
     format: QueryFormat,
     output: Option<&Path>,
@@ -26,7 +27,7 @@ pub async fn sql(
     if format == QueryFormat::Parquet && output.is_none() {
         bail!("--format parquet writes a file: add --output FILE");
     }
-    let engine = settings.engine().await?;
+    let engine = settings.layout.engine(options).await?;
     match query {
         Some(query) => {
             answer(&engine, query, format, output, allow_write).await?;

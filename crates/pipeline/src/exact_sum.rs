@@ -12,12 +12,14 @@
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Float64Array};
-use arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
+use arrow::buffer::NullBuffer;
+use arrow::datatypes::{DataType, Decimal128Type, Field, FieldRef, Float64Type};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::functions_aggregate::sum::Sum;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::{AggregateOrderSensitivity, format_state_name};
 use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, ReversedUDAF, Signature};
+use datafusion::physical_expr::NullState;
 
 /// Fixed-point units per 1.0.
 const SCALE: f64 = 1e9;
@@ -174,28 +176,98 @@ impl Accumulator for ExactSumAccumulator {
     }
 }
 
-/// The accumulator of many groups at once (GROUP BY): one total per group index.
+/// The accumulator of many groups at once (GROUP BY). A group's fixed-point total lives in an
+/// `i64` while it stays within ±2⁶² nanounits (about 4.6 × 10⁹ in the value's units): 8 bytes a
+/// group, as much as DataFusion's float sum takes. A group whose total or value leaves that range
+/// moves to an `i128` slot of `wide`, and its `narrow` entry then holds `i64::MIN` + the slot
+/// (every such entry lies below −2⁶², where no narrow total does). Which groups saw a value (the
+/// others sum to null) is DataFusion's [`NullState`].
 #[derive(Debug, Default)]
 struct ExactSumGroups {
-    totals: Vec<Total>,
+    narrow: Vec<i64>,
+    wide: Vec<i128>,
+    seen: NullState,
+}
+
+/// Narrow totals lie strictly within ±`NARROW`.
+const NARROW: i64 = 1 << 62;
+/// Values added to a narrow total lie strictly within ±`SMALL`, so the sum cannot overflow.
+const SMALL: i64 = 1 << 61;
+
+/// The two parts of [`ExactSumGroups`] that hold totals, borrowed apart from its null state.
+struct Totals<'a> {
+    narrow: &'a mut [i64],
+    wide: &'a mut Vec<i128>,
+}
+
+impl Totals<'_> {
+    /// Adds a float value (rounded to nanounits, as [`to_fixed`] does).
+    #[inline]
+    fn add_value(&mut self, group: usize, value: f64) {
+        let scaled = value * SCALE;
+        let rounded = scaled + 0.5f64.copysign(scaled);
+        if rounded.abs() < SMALL as f64 {
+            self.add_small(group, rounded as i64)
+        } else {
+            self.add_large(group, rounded as i128)
+        }
+    }
+
+    /// Adds a fixed-point partial total.
+    #[inline]
+    fn add_fixed(&mut self, group: usize, fixed: i128) {
+        if fixed.unsigned_abs() < SMALL as u128 {
+            self.add_small(group, fixed as i64)
+        } else {
+            self.add_large(group, fixed)
+        }
+    }
+
+    #[inline]
+    fn add_small(&mut self, group: usize, fixed: i64) {
+        // A moved group's entry (about −2⁶³) plus a small value lies beyond ±2⁶² even when the
+        // addition wraps, so this one test also sends moved groups on.
+        let sum = self.narrow[group].wrapping_add(fixed);
+        if sum.unsigned_abs() < NARROW as u64 {
+            self.narrow[group] = sum;
+        } else {
+            self.add_large(group, fixed.into());
+        }
+    }
+
+    fn add_large(&mut self, group: usize, fixed: i128) {
+        let total = self.narrow[group];
+        let slot = if total > -NARROW {
+            self.wide.push(total.into());
+            self.narrow[group] = i64::MIN + (self.wide.len() - 1) as i64;
+            self.wide.len() - 1
+        } else {
+            total.abs_diff(i64::MIN) as usize
+        };
+        self.wide[slot] = self.wide[slot].wrapping_add(fixed);
+    }
+
+    fn total(&self, narrow: i64) -> i128 {
+        if narrow > -NARROW { narrow.into() } else { self.wide[narrow.abs_diff(i64::MIN) as usize] }
+    }
 }
 
 impl ExactSumGroups {
-    fn each<T>(
-        &mut self,
-        values: impl Iterator<Item = Option<T>>,
-        group_indices: &[usize],
-        filter: Option<&BooleanArray>,
-        total_num_groups: usize,
-        mut apply: impl FnMut(&mut Total, T),
-    ) {
-        self.totals.resize(total_num_groups, Total::default());
-        for (row, (value, group)) in values.zip(group_indices).enumerate() {
-            let passes = filter.is_none_or(|f| f.is_valid(row) && f.value(row));
-            if let (Some(value), true) = (value, passes) {
-                apply(&mut self.totals[*group], value);
-            }
+    fn totals(&mut self, total_num_groups: usize) -> (Totals<'_>, &mut NullState) {
+        self.narrow.resize(total_num_groups, 0);
+        (Totals { narrow: &mut self.narrow, wide: &mut self.wide }, &mut self.seen)
+    }
+
+    /// The totals of the groups `emit_to` names, which leave the accumulator (DataFusion
+    /// renumbers the others from 0; their slots in `wide` stay valid).
+    fn take(&mut self, emit_to: EmitTo) -> Vec<i128> {
+        let emitted = emit_to.take_needed(&mut self.narrow);
+        let totals = Totals { narrow: &mut [], wide: &mut self.wide };
+        let taken = emitted.iter().map(|&narrow| totals.total(narrow)).collect();
+        if self.narrow.is_empty() {
+            self.wide.clear();
         }
+        taken
     }
 }
 
@@ -208,44 +280,50 @@ impl GroupsAccumulator for ExactSumGroups {
         total_num_groups: usize,
     ) -> Result<()> {
         let floats = values[0].as_primitive::<Float64Type>();
-        self.each(floats.iter(), group_indices, opt_filter, total_num_groups, Total::add);
+        let (mut totals, seen) = self.totals(total_num_groups);
+        seen.accumulate(group_indices, floats, opt_filter, total_num_groups, |group, value| {
+            totals.add_value(group, value)
+        });
         Ok(())
     }
 
     fn merge_batch(&mut self, values: &[ArrayRef], group_indices: &[usize], total_num_groups: usize) -> Result<()> {
-        let states = values[0].as_primitive::<arrow::datatypes::Decimal128Type>();
-        self.each(states.iter(), group_indices, None, total_num_groups, Total::merge);
+        let states = values[0].as_primitive::<Decimal128Type>();
+        let (mut totals, seen) = self.totals(total_num_groups);
+        seen.accumulate(group_indices, states, None, total_num_groups, |group, fixed| totals.add_fixed(group, fixed));
         Ok(())
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let totals = emit_to.take_needed(&mut self.totals);
-        Ok(Arc::new(totals.iter().map(Total::value).collect::<Float64Array>()))
+        let nulls = self.seen.build(emit_to);
+        let totals = self.take(emit_to);
+        Ok(Arc::new(Float64Array::new(totals.into_iter().map(to_float).collect(), nulls)))
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        let totals = emit_to.take_needed(&mut self.totals);
-        let states = totals.iter().map(Total::state).collect::<Decimal128Array>().with_precision_and_scale(38, 0)?;
-        Ok(vec![Arc::new(states)])
+        let nulls = self.seen.build(emit_to);
+        let totals = self.take(emit_to);
+        Ok(vec![Arc::new(Decimal128Array::new(totals.into(), nulls).with_precision_and_scale(38, 0)?)])
     }
 
     fn convert_to_state(&self, values: &[ArrayRef], opt_filter: Option<&BooleanArray>) -> Result<Vec<ArrayRef>> {
         // Each row its own group: its fixed-point value, or null (a null or filtered-out row).
         let floats = values[0].as_primitive::<Float64Type>();
-        let states = floats
-            .iter()
-            .enumerate()
-            .map(|(row, value)| {
-                let passes = opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row));
-                value.filter(|_| passes).map(to_fixed)
+        let fixed = floats.values().iter().map(|&value| to_fixed(value)).collect();
+        let passing = opt_filter.map(|filter| {
+            NullBuffer::new(match filter.nulls() {
+                Some(nulls) => filter.values() & nulls.inner(),
+                None => filter.values().clone(),
             })
-            .collect::<Decimal128Array>()
-            .with_precision_and_scale(38, 0)?;
-        Ok(vec![Arc::new(states)])
+        });
+        let nulls = NullBuffer::union(floats.nulls(), passing.as_ref());
+        Ok(vec![Arc::new(Decimal128Array::new(fixed, nulls).with_precision_and_scale(38, 0)?)])
     }
 
     fn size(&self) -> usize {
-        self.totals.capacity() * std::mem::size_of::<Total>()
+        self.narrow.capacity() * std::mem::size_of::<i64>()
+            + self.wide.capacity() * std::mem::size_of::<i128>()
+            + self.seen.size()
     }
 }
 
@@ -278,5 +356,109 @@ mod tests {
     #[test]
     fn nulls_alone_sum_to_null() {
         assert_eq!(Total::default().value(), None);
+    }
+
+    /// Values from the narrow range to beyond it, both signs, so totals cross ±2⁶² nanounits.
+    fn mixed_values(n: usize) -> Vec<Option<f64>> {
+        (0..n)
+            .map(|i| match i % 7 {
+                0 => None,
+                1 => Some(3.1e9 * (i as f64).sin()),
+                2 => Some(-1.7e9),
+                3 => Some(2.5e12),
+                _ => Some((i as f64).cos() * 1e6 + 0.000_000_123 * i as f64),
+            })
+            .collect()
+    }
+
+    /// The one-group accumulator's total of each group's values.
+    fn expected(values: &[Option<f64>], groups: &[usize], keep: impl Fn(usize) -> bool, n: usize) -> Vec<Total> {
+        let mut totals = vec![Total::default(); n];
+        for (row, (value, group)) in values.iter().zip(groups).enumerate() {
+            if let (Some(value), true) = (value, keep(row)) {
+                totals[*group].add(*value);
+            }
+        }
+        totals
+    }
+
+    /// The exact fixed-point totals of a state array.
+    fn fixed(states: &[ArrayRef]) -> Vec<Option<i128>> {
+        states[0].as_primitive::<Decimal128Type>().iter().collect()
+    }
+
+    fn exact(totals: &[Total]) -> Vec<Option<i128>> {
+        totals.iter().map(Total::state).collect()
+    }
+
+    #[test]
+    fn grouped_totals_match_the_one_group_total_across_the_narrow_range() {
+        let values = mixed_values(5_000);
+        let groups: Vec<usize> = (0..values.len()).map(|i| (i * 7919) % 13).collect();
+        let array: ArrayRef = Arc::new(Float64Array::from(values.clone()));
+        // In two batches, the second with groups the first did not know.
+        let mut accumulator = ExactSumGroups::default();
+        accumulator.update_batch(&[array.slice(0, 2_000)], &groups[..2_000], None, 13).unwrap();
+        accumulator.update_batch(&[array.slice(2_000, 3_000)], &groups[2_000..], None, 13).unwrap();
+        assert!(!accumulator.wide.is_empty(), "some totals left the narrow range");
+        let expected = expected(&values, &groups, |_| true, 13);
+        assert_eq!(fixed(&accumulator.state(EmitTo::All).unwrap()), exact(&expected));
+        // And as floats, each turned back once.
+        let mut accumulator = ExactSumGroups::default();
+        accumulator.update_batch(&[array], &groups, None, 13).unwrap();
+        let evaluated = accumulator.evaluate(EmitTo::All).unwrap();
+        let floats: Vec<_> = evaluated.as_primitive::<Float64Type>().iter().map(|v| v.map(f64::to_bits)).collect();
+        assert_eq!(floats, expected.iter().map(|t| t.value().map(f64::to_bits)).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn filtered_and_null_rows_are_left_out_and_an_empty_group_is_null() {
+        let values = mixed_values(700);
+        let groups: Vec<usize> = (0..values.len()).map(|i| i % 5).collect();
+        let filter =
+            BooleanArray::from((0..values.len()).map(|i| (i % 3 != 0).then_some(i % 2 == 0)).collect::<Vec<_>>());
+        let keep = |row: usize| filter.is_valid(row) && filter.value(row);
+        let array: ArrayRef = Arc::new(Float64Array::from(values.clone()));
+        let mut accumulator = ExactSumGroups::default();
+        // Group 5 exists but gets no value: null.
+        accumulator.update_batch(&[array], &groups, Some(&filter), 6).unwrap();
+        let expected = expected(&values, &groups, keep, 6);
+        assert_eq!(expected[5].state(), None);
+        assert_eq!(fixed(&accumulator.state(EmitTo::All).unwrap()), exact(&expected));
+        // The same through per-row states (skipped partial aggregation) merged.
+        let array: ArrayRef = Arc::new(Float64Array::from(values.clone()));
+        let states = ExactSumGroups::default().convert_to_state(&[array], Some(&filter)).unwrap();
+        let mut merged = ExactSumGroups::default();
+        merged.merge_batch(&states, &groups, 6).unwrap();
+        assert_eq!(fixed(&merged.state(EmitTo::All).unwrap()), exact(&expected));
+    }
+
+    #[test]
+    fn emitting_the_first_groups_keeps_the_others_totals() {
+        let values = mixed_values(1_000);
+        let groups: Vec<usize> = (0..values.len()).map(|i| i % 10).collect();
+        let array: ArrayRef = Arc::new(Float64Array::from(values.clone()));
+        let expected = expected(&values, &groups, |_| true, 10);
+        let mut accumulator = ExactSumGroups::default();
+        accumulator.update_batch(&[array], &groups, None, 10).unwrap();
+        assert_eq!(fixed(&accumulator.state(EmitTo::First(4)).unwrap()), exact(&expected[..4]));
+        // The remaining six are groups 0..6 now, and go on adding.
+        let more: ArrayRef = Arc::new(Float64Array::from(vec![4e12, 1.5]));
+        accumulator.update_batch(&[more], &[0, 5], None, 6).unwrap();
+        let mut rest = Total::default();
+        let mut last = Total::default();
+        for (row, value) in values.iter().enumerate() {
+            match (row % 10, value) {
+                (4, Some(value)) => rest.add(*value),
+                (9, Some(value)) => last.add(*value),
+                _ => {}
+            }
+        }
+        rest.add(4e12);
+        last.add(1.5);
+        let remaining = fixed(&accumulator.state(EmitTo::All).unwrap());
+        assert_eq!(remaining[0], rest.state());
+        assert_eq!(remaining[1..5], exact(&expected[5..9]));
+        assert_eq!(remaining[5], last.state());
     }
 }

@@ -340,3 +340,22 @@ async fn a_table_held_in_memory_cannot_go_to_a_cluster() {
     let error = engine.run_stages_on(cluster, None, Arc::new(reeflow_pipeline::SameFilesystem)).await.unwrap_err();
     assert!(error.to_string().contains("ref_regions") && error.to_string().contains("held in memory"), "{error}");
 }
+
+#[tokio::test]
+async fn filter_pushdown_moves_the_filter_into_the_parquet_reader_and_keeps_the_answer() {
+    let project = Project::new();
+    let query = "SELECT year, t_reo FROM production WHERE country_iso3 = 'CHN' ORDER BY year";
+    let mut answers = Vec::new();
+    for filter_pushdown in [true, false] {
+        let options = reeflow_pipeline::EngineOptions { filter_pushdown, ..Default::default() };
+        let engine = Engine::open_with(&project.path("normalized"), &project.path("out"), &options).await.unwrap();
+        let plan = engine.query(&format!("EXPLAIN {query}"), false).await.unwrap();
+        let plan = reeflow_pipeline::format_batches(&plan, reeflow_pipeline::OutputFormat::Csv).unwrap();
+        // Evaluated inside the reader, the filter leaves no FilterExec above the scan.
+        assert_eq!(plan.contains("FilterExec"), !filter_pushdown, "{plan}");
+        let rows = engine.query(query, false).await.unwrap();
+        answers.push(reeflow_pipeline::format_batches(&rows, reeflow_pipeline::OutputFormat::Csv).unwrap());
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0].lines().count(), 3, "a header and two years: {}", answers[0]);
+}
