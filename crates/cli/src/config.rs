@@ -44,7 +44,7 @@ pub struct StorageSection {
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EngineSection {
-    /// Partitions (threads) a query uses [default: the machine's cores]; outputs are the same at any.
+    /// Partitions a query is split into [default: four per core]; outputs are the same at any.
     pub target_partitions: Option<usize>,
     /// Memory queries may hold, in MiB; beyond it sorts and aggregations spill to disk.
     pub memory_limit_mib: Option<usize>,

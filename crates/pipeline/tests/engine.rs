@@ -359,3 +359,27 @@ async fn filter_pushdown_moves_the_filter_into_the_parquet_reader_and_keeps_the_
     assert_eq!(answers[0], answers[1]);
     assert_eq!(answers[0].lines().count(), 3, "a header and two years: {}", answers[0]);
 }
+
+#[tokio::test]
+async fn a_stage_without_order_by_writes_the_same_bytes_at_any_partition_count() {
+    let project = Project::new();
+    let rows: Vec<(i32, &str, f64)> =
+        (0..400).map(|i| (2000 + i % 23, ["CHN", "USA", "AUS", "MMR"][i as usize % 4], i as f64)).collect();
+    project.write_production(&rows);
+    // No ORDER BY: the engine fixes the order (every column, ascending).
+    project.stage("by_country", "/*\ndescription = \"Totals.\"\n*/\nSELECT country_iso3, year, sum(t_reo) AS t_reo FROM production GROUP BY country_iso3, year");
+    let stages = order_stages(discover_stages(&project.path("pipelines")).unwrap()).unwrap();
+    let selected = select_stages(&stages, None).unwrap();
+    let mut outputs = Vec::new();
+    for target_partitions in [1, 16] {
+        let options = reeflow_pipeline::EngineOptions { target_partitions, ..Default::default() };
+        let mut engine = Engine::open_with(&project.path("normalized"), &project.path("out"), &options).await.unwrap();
+        reeflow_pipeline::run(&mut engine, &stages, &selected, true, |_| {}).await.unwrap();
+        let file = project.path("out/by_country").join(reeflow_pipeline::engine::PART_FILE);
+        outputs.push(std::fs::read(file).unwrap());
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    let first = project.query("SELECT country_iso3, year FROM by_country LIMIT 1").await;
+    let first = reeflow_pipeline::format_batches(&first, reeflow_pipeline::OutputFormat::Csv).unwrap();
+    assert!(first.contains("AUS,2000"), "{first}");
+}
