@@ -85,7 +85,8 @@ const SAMPLE_ROWS: usize = 5;
 pub struct EngineOptions {
     /// Partitions a query is split into [default: four per core, see [`default_partitions`]];
     /// the partitions share one thread per core. Outputs are byte-identical at any number: float
-    /// sums are exact (see [`crate::exact_sum`]) and every stage orders its rows.
+    /// sums are exact (see [`crate::exact_sum`]) and a stage's rows are in a fixed order (its
+    /// `ORDER BY`, else every column).
     pub target_partitions: usize,
     /// A cap on the memory queries may hold (bytes); sorts, aggregations and (sort-merge) joins
     /// beyond it spill to temporary files. None: no cap (hash joins, faster).
