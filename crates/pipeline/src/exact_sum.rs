@@ -26,12 +26,19 @@ const SCALE: f64 = 1e9;
 /// The state type: the fixed-point total as a 128-bit integer.
 const STATE_TYPE: DataType = DataType::Decimal128(38, 0);
 
+/// The value in nanounits plus a half away from zero: truncated to an integer, it is the value
+/// rounded half away from zero.
+#[inline]
+fn nanounits(value: f64) -> f64 {
+    let scaled = value * SCALE;
+    scaled + 0.5f64.copysign(scaled)
+}
+
 /// The value in nanounits, rounded half away from zero. Through i64 where it fits (one machine
 /// instruction; f64 → i128 is a library call) and i128 beyond (|value| ≥ 9.2e9).
 #[inline]
 fn to_fixed(value: f64) -> i128 {
-    let scaled = value * SCALE;
-    let rounded = scaled + 0.5f64.copysign(scaled);
+    let rounded = nanounits(value);
     if rounded.abs() < 9.2e18 { rounded as i64 as i128 } else { rounded as i128 }
 }
 
@@ -204,8 +211,7 @@ impl Totals<'_> {
     /// Adds a float value (rounded to nanounits, as [`to_fixed`] does).
     #[inline]
     fn add_value(&mut self, group: usize, value: f64) {
-        let scaled = value * SCALE;
-        let rounded = scaled + 0.5f64.copysign(scaled);
+        let rounded = nanounits(value);
         if rounded.abs() < SMALL as f64 {
             self.add_small(group, rounded as i64)
         } else {
@@ -246,10 +252,11 @@ impl Totals<'_> {
         };
         self.wide[slot] = self.wide[slot].wrapping_add(fixed);
     }
+}
 
-    fn total(&self, narrow: i64) -> i128 {
-        if narrow > -NARROW { narrow.into() } else { self.wide[narrow.abs_diff(i64::MIN) as usize] }
-    }
+/// The total a `narrow` entry stands for: itself, or the `wide` slot it points to.
+fn total_of(narrow: i64, wide: &[i128]) -> i128 {
+    if narrow > -NARROW { narrow.into() } else { wide[narrow.abs_diff(i64::MIN) as usize] }
 }
 
 impl ExactSumGroups {
@@ -262,8 +269,7 @@ impl ExactSumGroups {
     /// renumbers the others from 0; their slots in `wide` stay valid).
     fn take(&mut self, emit_to: EmitTo) -> Vec<i128> {
         let emitted = emit_to.take_needed(&mut self.narrow);
-        let totals = Totals { narrow: &mut [], wide: &mut self.wide };
-        let taken = emitted.iter().map(|&narrow| totals.total(narrow)).collect();
+        let taken = emitted.iter().map(|&narrow| total_of(narrow, &self.wide)).collect();
         if self.narrow.is_empty() {
             self.wide.clear();
         }
