@@ -66,6 +66,9 @@ fn a_fresh_clone_runs_on_the_bundled_snapshot() {
     assert_eq!(versions[0]["inputs"], "snapshot", "no raw folder: the bundled tables are the inputs");
     let query = reeflow(data.path(), &["sql", "--format", "csv", CHINA_MCS2023]);
     assert_eq!(stdout(&query), "year,t_reo\n2021,168000.0\n2022,210000.0\n");
+    // The filter evaluated inside the Parquet reader gives the same answer.
+    let pushed = reeflow(data.path(), &["sql", "--pushdown-filters", "--format", "csv", CHINA_MCS2023]);
+    assert_eq!(stdout(&pushed), stdout(&query));
 }
 
 #[test]
