@@ -160,7 +160,7 @@ pub fn default_partitions() -> usize {
 }
 
 /// The machine's cores (1 where they cannot be read).
-pub fn cores() -> usize {
+fn cores() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
 
